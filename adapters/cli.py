@@ -1,0 +1,129 @@
+"""The ``okrbot`` command: the composition root that knows every piece."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+
+from adapters.console.adapter import LOCAL_NAME, ConsoleAdapter, is_interactive
+from adapters.settings import Settings
+from store.db import Database, redacted
+from store.migrate import upgrade
+
+log = logging.getLogger("okrbot")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
+    parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import}")
+
+    chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
+    chat.add_argument("--user", required=True, help="who you are, e.g. alice")
+    chat.add_argument("--workspace", default="local", help="the local workspace (default: local)")
+
+    serve = sub.add_parser("serve", help="the HTTP server for Slack, Teams and the web chat")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+
+    db = sub.add_parser("db", help="database maintenance")
+    db.add_argument("db_action", choices=["upgrade"], help="upgrade: run the migrations")
+
+    imp = sub.add_parser("import", help="import OKRs from a CSV in the format of `export csv`")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--user", required=True, help="who imports (owner of rows with no owner)")
+    imp.add_argument("--workspace", default="local")
+    imp.add_argument("--platform", default="local", choices=["local", "slack", "teams"])
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise SystemExit(f"okrbot: the setting {first['loc'][0]} is not valid: {first['msg']}.") from None
+    if args.database_url:
+        settings.database_url = args.database_url
+    try:
+        ZoneInfo(settings.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SystemExit(f"okrbot: OKRBOT_TIMEZONE={settings.timezone!r} is not an IANA timezone like Europe/Paris.") from None
+    return settings
+
+
+def _name(value: str, what: str) -> str:
+    if not LOCAL_NAME.fullmatch(value):
+        raise SystemExit(f"okrbot: {what} {value!r} must be one word of letters, digits, '.', '_' or '-'.")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    try:
+        upgrade(settings.database_url)
+    except Exception as exc:  # an unreachable or unwritable database: one sentence, no traceback
+        raise SystemExit(f"okrbot: cannot open the database {redacted(settings.database_url)}: {exc.__class__.__name__}: {exc}") from None
+    if args.action == "db":
+        print(f"Database {redacted(settings.database_url)} is up to date.")
+        return 0
+    if args.action == "chat":
+        return _chat(settings, _name(args.user, "--user"), _name(args.workspace, "--workspace"))
+    if args.action == "import":
+        return asyncio.run(_import(settings, args))
+    from adapters.server import serve
+
+    return serve(settings, host=args.host, port=args.port)
+
+
+def _chat(settings: Settings, user: str, workspace: str) -> int:
+    from bot.core import Bot
+
+    with asyncio.Runner() as runner:
+        db = Database(settings.database_url)
+        adapter = ConsoleAdapter(Bot(db, timezone=settings.timezone), user=user, workspace=workspace)
+        try:
+            if is_interactive():
+                adapter.run_repl(runner)
+            else:
+                runner.run(adapter.run_lines(sys.stdin, sys.stdout))
+        finally:
+            runner.run(db.dispose())
+    return 0
+
+
+async def _import(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.command import Actor, Command, WorkspaceRef
+    from bot.core import Bot
+
+    try:
+        text = args.file.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"okrbot: cannot read {args.file}: {exc}", file=sys.stderr)
+        return 1
+    db = Database(settings.database_url)
+    try:
+        command = Command(
+            workspace=WorkspaceRef(args.platform, args.workspace.lower() if args.platform == "local" else args.workspace, args.workspace),
+            actor=Actor(args.user.lower() if args.platform == "local" else args.user, args.user),
+            text="import csv",
+            source="import",
+        )
+        ok, sentence = await Bot(db, timezone=settings.timezone).import_csv(command, text)
+    finally:
+        await db.dispose()
+    print(sentence, file=sys.stdout if ok else sys.stderr)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,99 @@
+"""The terminal chat: the same grammar as ``/okr`` in Slack, on the same database as ``serve``.
+
+On a terminal it is an interactive REPL with history; with standard input from a pipe or a
+file it reads one command per line, prints each reply and exits at the end of input.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from bot.command import Actor, Command, WorkspaceRef
+from bot.core import Bot
+from bot.render_text import to_text
+
+LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
+_MENTION = re.compile(r"(?<![\w<])@([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
+_PREFIX = re.compile(r"^\s*/?okr\b", re.IGNORECASE)
+HISTORY = Path.home() / ".okrbot_history"
+
+
+def local_id(name: str) -> str:
+    return name.lower()
+
+
+def to_command(line: str, *, user: str, workspace: str) -> Command:
+    """A typed line as the core sees it: ``@name`` becomes the mention ``<@name>``."""
+    text = _PREFIX.sub("", line, count=1)
+    mentions: dict[str, str] = {}
+
+    def mention(match: re.Match[str]) -> str:
+        external = local_id(match.group(1).rstrip("."))
+        mentions[external] = match.group(1).rstrip(".")
+        return f"<@{external}>" + ("." if match.group(1).endswith(".") else "")
+
+    text = _MENTION.sub(mention, text)
+    return Command(
+        workspace=WorkspaceRef("local", local_id(workspace), workspace),
+        actor=Actor(local_id(user), user),
+        text=text,
+        channel="console",
+        source="console",
+        mentions=mentions,
+    )
+
+
+class ConsoleAdapter:
+    def __init__(self, bot: Bot, *, user: str, workspace: str) -> None:
+        self.bot, self.user, self.workspace = bot, user, workspace
+
+    async def reply(self, line: str) -> str:
+        message = await self.bot.handle(to_command(line, user=self.user, workspace=self.workspace))
+        return to_text(message)
+
+    async def run_lines(self, stream: TextIO, out: TextIO) -> None:
+        """One command per line (blank lines and ``#`` comments skipped)."""
+        for line in stream:
+            if not line.strip() or line.lstrip().startswith("#"):
+                continue
+            out.write(await self.reply(line.rstrip("\n")) + "\n\n")
+            out.flush()
+
+    def run_repl(self, runner: asyncio.Runner) -> None:
+        """Interactive: prompt, history, Ctrl-D or ``exit`` to leave."""
+        try:
+            import readline
+
+            readline.set_history_length(1000)
+            if HISTORY.exists():
+                readline.read_history_file(HISTORY)
+        except (ImportError, OSError):
+            readline = None  # type: ignore[assignment]
+        print(f"okrbot chat: you are {self.user} in workspace {self.workspace}. Type help, or exit to leave.")
+        try:
+            while True:
+                try:
+                    line = input("okr> ")
+                except KeyboardInterrupt:
+                    print()
+                    continue
+                if line.strip() in ("exit", "quit"):
+                    break
+                if line.strip():
+                    print(runner.run(self.reply(line)) + "\n")
+        except EOFError:
+            print()
+        finally:
+            if readline is not None:
+                try:
+                    readline.write_history_file(HISTORY)
+                except OSError:
+                    pass
+
+
+def is_interactive(stream: TextIO = sys.stdin) -> bool:
+    return stream.isatty()

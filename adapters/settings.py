@@ -1,0 +1,45 @@
+"""One typed settings object, read from the environment (and a ``.env`` file) at start-up."""
+
+from __future__ import annotations
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from store.db import DEFAULT_URL
+
+
+class SlackSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
+    signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
+    app_token: SecretStr | None = Field(default=None, validation_alias="SLACK_APP_TOKEN")
+    client_id: str | None = Field(default=None, validation_alias="SLACK_CLIENT_ID")
+    client_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_CLIENT_SECRET")
+    state_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_STATE_SECRET")
+    api_url: str = Field(default="https://slack.com/api/", validation_alias="OKRBOT_SLACK_API_URL")
+
+    @property
+    def enabled(self) -> bool:
+        return self.signing_secret is not None and (self.bot_token is not None or self.client_id is not None)
+
+
+class TeamsSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    app_id: str = Field(default="", validation_alias="MICROSOFT_APP_ID")
+    app_password: SecretStr = Field(default=SecretStr(""), validation_alias="MICROSOFT_APP_PASSWORD")
+    app_tenant_id: str = Field(default="", validation_alias="MICROSOFT_APP_TENANT_ID")
+    app_type: str = Field(default="MultiTenant", validation_alias="MICROSOFT_APP_TYPE")
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = Field(default=DEFAULT_URL, validation_alias=AliasChoices("OKRBOT_DATABASE_URL", "DATABASE_URL"))
+    host: str = Field(default="127.0.0.1", validation_alias="OKRBOT_HOST")
+    port: int = Field(default=3978, validation_alias=AliasChoices("OKRBOT_PORT", "PORT"))
+    timezone: str = Field(default="UTC", validation_alias="OKRBOT_TIMEZONE")
+    log_level: str = Field(default="INFO", validation_alias="OKRBOT_LOG_LEVEL")
+    slack: SlackSettings = Field(default_factory=SlackSettings)
+    teams: TeamsSettings = Field(default_factory=TeamsSettings)

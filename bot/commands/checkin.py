@@ -1,0 +1,95 @@
+"""Check-ins: the weekly habit, so it must take seconds."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.errors import UsageError, UserError
+from bot.grammar import CONFIDENCE, MAX_NOTE, REGISTRY, Arg, Number, Ref, Rest, command
+from bot.messages import Form, FormField, FormGroup, Message, Text, UserText, spans
+from bot.permissions import require_key_result
+from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, number
+from bot.views import confidence_text, kr_line, kr_ref, mention
+from store.models import CheckIn, KeyResult
+
+CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
+
+
+async def record(ctx: Ctx, kr: KeyResult, *, value: float, confidence: int | None, note: str, source: str) -> CheckIn:
+    """Append to the history and move the key result, in the caller's one transaction."""
+    objective = await ctx.objective_by_id(kr.objective_id)
+    await require_key_result(ctx, kr, objective, "check in on")
+    if kr.archived:
+        raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
+    confidence = kr.confidence if confidence is None else confidence
+    check_in = await ctx.repo.add(
+        CheckIn(
+            key_result_id=kr.id,
+            member_id=ctx.actor.id,
+            value=value,
+            confidence=confidence,
+            note=note,
+            created_at=ctx.now,
+            source=source,
+        )
+    )
+    kr.current, kr.confidence, kr.updated_at = value, confidence, ctx.now
+    ctx.repo.session.add(kr)
+    return check_in
+
+
+async def my_key_results(ctx: Ctx) -> list[KeyResult]:
+    """The active key results I own, in open cycles."""
+    krs = await ctx.repo.key_results(owner_id=ctx.actor.id)
+    open_cycles = {c.id for c in await ctx.repo.cycles() if not c.closed}
+    objectives = {o.id: o for o in await ctx.repo.objectives(ids=list({kr.objective_id for kr in krs}))}
+    return [kr for kr in krs if kr.objective_id in objectives and objectives[kr.objective_id].cycle_id in open_cycles]
+
+
+def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> Form:
+    errors = errors or {}
+    groups = []
+    for kr in krs:
+        ref = kr_ref(kr)
+        unit = f" ({kr.unit})" if kr.unit else ""
+        groups.append(
+            FormGroup(
+                ref=ref,
+                title=spans(f"{ref} ", UserText(kr.title), f" · target {number(kr.target)}{unit}"),
+                fields=(
+                    FormField(f"{ref}.value", f"Value{unit}", "number", number(kr.current), error=errors.get(f"{ref}.value")),
+                    FormField(f"{ref}.confidence", "Confidence 0–10", "choice", str(kr.confidence), CHOICES, error=errors.get(f"{ref}.confidence")),
+                    FormField(f"{ref}.note", "Note", "text", optional=True, error=errors.get(f"{ref}.note")),
+                ),
+            )
+        )
+    return Form(title="Weekly check-in", groups=tuple(groups), submit_label="Check in", action="checkin")
+
+
+@command(
+    "checkin",
+    "KR-n <value> [<confidence 0-10>] [note ...]",
+    "Record progress; with no arguments, a form with all your key results.",
+    Arg("kr", Ref("KR"), required=False),
+    Arg("value", Number("<value>", "value"), required=False),
+    Arg("confidence", CONFIDENCE, required=False),
+    Arg("note", Rest("[note ...]", "note", MAX_NOTE), required=False),
+    writes=True,
+)
+async def checkin(
+    ctx: Ctx, kr: tuple[str, int] | None = None, value: float | None = None, confidence: int | None = None, note: str = ""
+) -> Message:
+    if kr is None:
+        krs = await my_key_results(ctx)
+        if not krs:
+            return Message.of(Text(("You own no active key results; `list all` shows everyone's.",)))
+        return Message.of(checkin_form(krs))
+    if value is None:
+        raise UsageError(f"The value for KR-{kr[1]} is missing.", REGISTRY[("checkin",)].usage)
+    row = await ctx.key_result(kr[1])
+    before = row.confidence
+    await record(ctx, row, value=value, confidence=confidence, note=note, source=ctx.command.source)
+    change = "" if before == row.confidence else f" (was {before})"
+    return Message.of(
+        Text(spans(f"Checked in {kr_ref(row)}: confidence {confidence_text(row.confidence)}{change}.")),
+        kr_line(row, (mention(ctx.actor),)),
+    )

@@ -1,0 +1,148 @@
+"""Objectives and key results: create, grade, archive."""
+
+from __future__ import annotations
+
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.grammar import CYCLE, KEY, UNIT, Arg, Flag, MemberRef, Number, Ref, Score, Switch, Title, command
+from bot.messages import Context, Message, Text, UserText, spans
+from bot.permissions import require_key_result, require_objective
+from bot.scales import CONFIDENCE_START, number
+from bot.views import kr_detail, mention
+from store.models import KeyResult, Objective
+
+
+@command(
+    "objective add",
+    '"<title>" --team <key> [--capability <key>] [--parent O-n] [--aspirational] [--cycle <name>]',
+    "Create an objective for a team; you own it.",
+    Arg("title", Title()),
+    writes=True,
+    team=Flag(KEY, required=True),
+    capability=Flag(KEY),
+    parent=Flag(Ref("O")),
+    aspirational=Flag(Switch()),
+    cycle=Flag(CYCLE),
+)
+async def objective_add(
+    ctx: Ctx,
+    title: str,
+    team: str,
+    capability: str | None = None,
+    parent: tuple[str, int] | None = None,
+    aspirational: bool = False,
+    cycle: str | None = None,
+) -> Message:
+    team_row = await ctx.team(team)
+    capability_row = await ctx.capability(capability) if capability else None
+    parent_row = await ctx.objective(parent[1]) if parent else None
+    if parent_row is not None and parent_row.archived:
+        raise UserError(f"O-{parent_row.number} is archived; choose an active parent objective.")
+    cycle_row = await ctx.cycle(cycle) if cycle else await ctx.current_cycle(create=True)
+    if cycle_row.closed:
+        raise UserError(f"Cycle {cycle_row.name} is closed; add the objective to an open cycle.")
+    objective = await ctx.repo.add(
+        Objective(
+            number=await ctx.repo.next_number("objective"),
+            title=title,
+            team_id=team_row.id,
+            owner_id=ctx.actor.id,
+            cycle_id=cycle_row.id,
+            capability_id=capability_row.id if capability_row else None,
+            parent_id=parent_row.id if parent_row else None,
+            kind="aspirational" if aspirational else "committed",
+        )
+    )
+    ref = f"O-{objective.number}"
+    return Message.of(
+        Text(spans(f"Created {ref} ", UserText(title), f" for team {team} in {cycle_row.name} ({objective.kind}).")),
+        Context((f'Add key results with kr add {ref} "<title>" --target <num>.',)),
+    )
+
+
+@command(
+    "kr add",
+    'O-n "<title>" --target <num> [--start <num>] [--unit <text>] [--owner @user]',
+    "Add a key result to an objective.",
+    Arg("objective", Ref("O")),
+    Arg("title", Title()),
+    writes=True,
+    target=Flag(Number("<num>", "target"), required=True),
+    start=Flag(Number("<num>", "start")),
+    unit=Flag(UNIT),
+    owner=Flag(MemberRef()),
+)
+async def kr_add(
+    ctx: Ctx,
+    objective: tuple[str, int],
+    title: str,
+    target: float,
+    start: float = 0.0,
+    unit: str = "",
+    owner: str | None = None,
+) -> Message:
+    if target == start:
+        raise UserError(
+            f"The target ({number(target)}) equals the start, so there is nothing to measure; "
+            "use kr add O-n \"<title>\" --target <num> [--start <num>] with two different numbers."
+        )
+    parent = await ctx.objective(objective[1])
+    if parent.archived:
+        raise UserError(f"O-{parent.number} is archived; key results go on active objectives.")
+    owner_row = await ctx.member(owner) if owner else ctx.actor
+    kr = await ctx.repo.add(
+        KeyResult(
+            number=await ctx.repo.next_number("kr"),
+            objective_id=parent.id,
+            title=title,
+            owner_id=owner_row.id,
+            start=start,
+            target=target,
+            current=start,
+            unit=unit,
+            confidence=CONFIDENCE_START,
+        )
+    )
+    return Message.of(
+        Text(spans(f"Added KR-{kr.number} ", UserText(title), f" to O-{parent.number}: {kr_detail(kr)}, owner ", mention(owner_row), ".")),
+        Context((f"Check in with checkin KR-{kr.number} <value> [<confidence 0-10>] [note].",)),
+    )
+
+
+@command("grade", "KR-n <0.0-1.0>", "Set a key result's final score.", Arg("kr", Ref("KR")), Arg("score", Score()), writes=True)
+async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
+    row = await ctx.key_result(kr[1])
+    objective = await ctx.objective_by_id(row.objective_id)
+    await require_key_result(ctx, row, objective, "grade")
+    if row.archived:
+        raise UserError(f"KR-{row.number} is archived; it can no longer be graded.")
+    row.score = score
+    ctx.repo.session.add(row)
+    verdict = ""
+    if objective.kind == "aspirational":
+        verdict = " (a success for an aspirational objective)" if score >= 0.7 else " (below the 0.7 an aspirational objective aims for)"
+    return Message.of(Text(spans(f"Graded KR-{row.number} ", UserText(row.title), f": {score:.2f}{verdict}.")))
+
+
+@command("archive", "O-n | KR-n", "Archive an objective or a key result.", Arg("ref", Ref("O", "KR")), writes=True)
+async def archive(ctx: Ctx, ref: tuple[str, int]) -> Message:
+    prefix, num = ref
+    if prefix == "O":
+        objective = await ctx.objective(num)
+        await require_objective(ctx, objective, "archive")
+        if objective.archived:
+            raise UserError(f"O-{num} is already archived.")
+        objective.archived = True
+        ctx.repo.session.add(objective)
+        for kr in await ctx.repo.key_results(objective_ids=[objective.id]):  # type: ignore[list-item]
+            kr.archived = True
+            ctx.repo.session.add(kr)
+        return Message.of(Text(spans(f"Archived O-{num} ", UserText(objective.title), " and its key results.")))
+    row = await ctx.key_result(num)
+    objective = await ctx.objective_by_id(row.objective_id)
+    await require_key_result(ctx, row, objective, "archive")
+    if row.archived:
+        raise UserError(f"KR-{num} is already archived.")
+    row.archived = True
+    ctx.repo.session.add(row)
+    return Message.of(Text(spans(f"Archived KR-{num} ", UserText(row.title), ".")))

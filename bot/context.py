@@ -1,0 +1,96 @@
+"""What a command handler works with: the workspace's repo, who asks, and the time."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from zoneinfo import ZoneInfo
+
+from bot.command import Command
+from bot.errors import NotFound, UserError
+from bot.scales import quarter_of
+from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, Workspace
+from store.repo import Repo
+
+
+def zone(name: str | None) -> ZoneInfo:
+    try:
+        return ZoneInfo(name or "UTC")
+    except (ValueError, KeyError, OSError):
+        return ZoneInfo("UTC")
+
+
+@dataclass
+class Ctx:
+    repo: Repo
+    workspace: Workspace
+    actor: Member
+    command: Command
+    now: dt.datetime  # aware, UTC
+
+    @property
+    def today(self) -> dt.date:
+        """Today where the person asking is (their timezone, else the workspace's)."""
+        tz = zone(self.actor.timezone or self.workspace.timezone)
+        return self.now.astimezone(tz).date()
+
+    # lookups that turn an id typed by a person into a row, or one clear sentence --------------
+
+    async def team(self, key: str) -> Team:
+        team = await self.repo.team(key)
+        if team is None:
+            raise NotFound(f'There is no team "{key}" in this workspace; `team list` shows the teams.')
+        return team
+
+    async def capability(self, key: str) -> Capability:
+        capability = await self.repo.capability(key)
+        if capability is None:
+            raise NotFound(f'There is no capability "{key}" in this workspace; `capability list` shows them.')
+        return capability
+
+    async def cycle(self, name: str) -> Cycle:
+        cycle = await self.repo.cycle(name)
+        if cycle is None:
+            raise NotFound(f'There is no cycle "{name}" in this workspace; `cycle list` shows them.')
+        return cycle
+
+    async def objective(self, number: int) -> Objective:
+        objective = await self.repo.objective(number)
+        if objective is None:
+            raise NotFound(f"There is no objective O-{number} in this workspace; `list all` shows them.")
+        return objective
+
+    async def objective_by_id(self, objective_id: int) -> Objective:
+        objective = await self.repo.objective_by_id(objective_id)
+        if objective is None:  # a key result always has its objective in the same workspace
+            raise NotFound("That key result's objective is gone.")
+        return objective
+
+    async def key_result(self, number: int) -> KeyResult:
+        kr = await self.repo.key_result(number)
+        if kr is None:
+            raise NotFound(f"There is no key result KR-{number} in this workspace; `list all` shows them.")
+        return kr
+
+    async def member(self, external_id: str) -> Member:
+        """A mentioned person, added to the workspace on first mention."""
+        member = await self.repo.member_by_external(external_id)
+        if member is None:
+            name = self.command.mentions.get(external_id, external_id)
+            member = await self.repo.add(Member(external_id=external_id, display_name=name[:200]))
+        return member
+
+    async def current_cycle(self, *, create: bool) -> Cycle:
+        """The open cycle holding today; the calendar quarter is created on first use."""
+        cycle = await self.repo.open_cycle_on(self.today)
+        if cycle is not None:
+            return cycle
+        name, first, last = quarter_of(self.today)
+        existing = await self.repo.cycle(name)
+        if existing is not None:
+            raise UserError(
+                f"Cycle {name} is closed and no open cycle covers today; add one with `cycle add <name> <start> <end>`."
+            )
+        if not create:
+            raise NotFound("There is no current cycle yet; it is created with the first objective.")
+        return await self.repo.add(Cycle(name=name, starts_on=first, ends_on=last))

@@ -1,0 +1,117 @@
+"""The core's one entry point: a :class:`Command` in, a :class:`Message` out."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+import bot.commands  # noqa: F401  (registers every command)
+from bot.command import Command
+from bot.commands.data import import_csv
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.grammar import parse
+from bot.messages import Message
+from store.db import Database
+from store.models import Member, Workspace, utcnow
+from store.repo import Repo, workspace_by_external
+
+log = logging.getLogger(__name__)
+
+INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
+
+Clock = Callable[[], dt.datetime]
+T = TypeVar("T")
+
+
+class Bot:
+    """Parses, checks and runs commands against the store, one transaction each."""
+
+    def __init__(self, db: Database, *, clock: Clock = utcnow, timezone: str = "UTC") -> None:
+        self.db = db
+        self.clock = clock
+        self.timezone = timezone  # for workspaces created here
+
+    async def handle(self, command: Command) -> Message:
+        """Run one command; whatever the input, the answer is a Message, never an exception."""
+        try:
+            parsed = parse(command.text.strip() or "help")
+            return await self._run(command, parsed.spec.writes, lambda ctx: parsed.spec.handler(ctx, **parsed.values))
+        except UserError as exc:
+            return Message.error(exc.sentence)
+        except Exception:
+            log.exception("command failed: %s", parsed_name(command))
+            return Message.error(INTERNAL_ERROR)
+
+    async def import_csv(self, command: Command, text: str) -> tuple[bool, str]:
+        """Import a CSV file whole, or nothing of it: (done, the sentence to show)."""
+        try:
+            return True, await self._run(command, True, lambda ctx: import_csv(ctx, text))
+        except UserError as exc:
+            return False, exc.sentence
+
+    async def _run(self, command: Command, writes: bool, action: Callable[[Ctx], Awaitable[T]]) -> T:
+        """Run ``action`` in one transaction, registering the workspace and person on first sight."""
+        if not writes:
+            async with self.db.read() as session:
+                ctx = await self._context(session, command)
+                if ctx is not None:
+                    return await action(ctx)
+        async with self.db.write() as session:
+            ctx = await self._context(session, command)
+            if ctx is None:
+                await self._register(session, command)
+                ctx = await self._context(session, command)
+                assert ctx is not None
+            return await action(ctx)
+
+    async def _context(self, session: AsyncSession, command: Command) -> Ctx | None:
+        workspace = await workspace_by_external(session, command.workspace.platform, command.workspace.external_id)
+        if workspace is None:
+            return None
+        repo = Repo(session, workspace.id)  # type: ignore[arg-type]
+        actor = await repo.member_by_external(command.actor.external_id)
+        if actor is None or _stale(actor, command):
+            return None
+        return Ctx(repo=repo, workspace=workspace, actor=actor, command=command, now=self.clock())
+
+    async def _register(self, session: AsyncSession, command: Command) -> None:
+        """Create the workspace and member on first sight; the first member is the admin."""
+        ref = command.workspace
+        workspace = await workspace_by_external(session, ref.platform, ref.external_id)
+        if workspace is None:
+            workspace = Workspace(
+                platform=ref.platform, external_id=ref.external_id, name=ref.name[:200], timezone=self.timezone
+            )
+            session.add(workspace)
+            await session.flush()
+        repo = Repo(session, workspace.id)  # type: ignore[arg-type]
+        actor = command.actor
+        member = await repo.member_by_external(actor.external_id)
+        if member is None:
+            first = await repo.member_count() == 0
+            member = Member(external_id=actor.external_id, is_admin=first)
+        member.display_name = (actor.display_name or member.display_name or actor.external_id)[:200]
+        member.timezone = actor.timezone or member.timezone
+        member.is_admin = member.is_admin or actor.is_platform_admin
+        await repo.add(member)
+
+
+def _stale(member: Member, command: Command) -> bool:
+    """Whether what the platform says of the person differs from what we stored."""
+    actor = command.actor
+    return bool(
+        (actor.display_name and actor.display_name[:200] != member.display_name)
+        or (actor.timezone and actor.timezone != member.timezone)
+        or (actor.is_platform_admin and not member.is_admin)
+    )
+
+
+def parsed_name(command: Command) -> str:
+    """The command's first word, for logs: never the rest, which may hold personal text."""
+    words = command.text.split()
+    return words[0][:20] if words else "(empty)"

@@ -1,0 +1,402 @@
+"""The command grammar: words in, a command spec and typed arguments out.
+
+Every command is declared once with :func:`command` (its words, its usage line, its
+arguments), so parsing, ``help`` and every error message come from the same declaration.
+Anything the parser refuses raises :class:`UsageError` with the problem and the right form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.errors import UsageError, UserError
+
+MAX_TITLE, MAX_NOTE, MAX_UNIT = 200, 2000, 40
+_OPEN_QUOTES = {'"': '"', "“": "”", "„": "”", "«": "»"}
+_DASHES = ("—", "–")  # phones and Macs turn "--" into a dash
+_PLACEHOLDER_MARKS = '<>"'
+
+
+# ---------------------------------------------------------------------------------------------
+# lexing
+
+
+@dataclass(frozen=True, slots=True)
+class Token:
+    text: str
+    quoted: bool
+    start: int
+    end: int
+
+    @property
+    def is_flag(self) -> bool:
+        return not self.quoted and len(self.text) > 2 and self.text.startswith("--") and self.text[2] != "-"
+
+
+class Lexer:
+    """Tokens on demand, so a note can be taken as the raw rest of the line."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+
+    def _skip_space(self) -> None:
+        while self.pos < len(self.text) and self.text[self.pos].isspace():
+            self.pos += 1
+
+    def next(self) -> Token | None:
+        self._skip_space()
+        if self.pos >= len(self.text):
+            return None
+        start, char = self.pos, self.text[self.pos]
+        if char in _OPEN_QUOTES:
+            return self._quoted(start, _OPEN_QUOTES[char])
+        while self.pos < len(self.text) and not self.text[self.pos].isspace():
+            self.pos += 1
+        word = self.text[start : self.pos]
+        for dash in _DASHES:
+            if word.startswith(dash) and len(word) > 1:
+                word = "--" + word[1:]
+        return Token(word, False, start, self.pos)
+
+    def _quoted(self, start: int, close: str) -> Token:
+        out: list[str] = []
+        i = start + 1
+        while i < len(self.text):
+            char = self.text[i]
+            if char == "\\" and i + 1 < len(self.text) and self.text[i + 1] in '"\\”':
+                out.append(self.text[i + 1])
+                i += 2
+                continue
+            if char == close or (close == "”" and char == '"'):
+                self.pos = i + 1
+                return Token("".join(out), True, start, self.pos)
+            out.append(char)
+            i += 1
+        raise UserError('A quote is not closed: put the text between two double quotes, like "Grow revenue".')
+
+    def peek(self) -> Token | None:
+        saved = self.pos
+        try:
+            return self.next()
+        finally:
+            self.pos = saved
+
+    def rest(self) -> str:
+        """The raw text not yet read, as typed."""
+        rest = self.text[self.pos :].strip()
+        self.pos = len(self.text)
+        return rest
+
+
+# ---------------------------------------------------------------------------------------------
+# argument kinds: each converts one token or raises ValueError with the problem
+
+
+class Kind:
+    placeholder = "<value>"
+
+    def convert(self, token: Token) -> Any:
+        return token.text
+
+    def looks_like(self, token: Token) -> bool:
+        """Whether an optional argument of this kind should try to read ``token``."""
+        return True
+
+
+class Word(Kind):
+    def __init__(self, placeholder: str, pattern: str, problem: str, *, lower: bool = True) -> None:
+        self.placeholder, self.pattern, self.problem, self.lower = placeholder, re.compile(pattern), problem, lower
+
+    def convert(self, token: Token) -> str:
+        text = token.text.lower() if self.lower else token.text
+        if not self.pattern.fullmatch(text):
+            raise ValueError(self.problem.format(token.text))
+        return text
+
+
+class Title(Kind):
+    """Free text: one quoted token, or (as the last argument before flags) the raw words."""
+
+    greedy = True
+
+    def __init__(self, placeholder: str = '"<title>"', what: str = "title", limit: int = MAX_TITLE) -> None:
+        self.placeholder, self.what, self.limit = placeholder, what, limit
+
+    def check(self, text: str) -> str:
+        if not text.strip():
+            raise ValueError(f"The {self.what} is empty.")
+        if len(text) > self.limit:
+            raise ValueError(f"The {self.what} is {len(text)} characters long; the most is {self.limit}.")
+        return text
+
+
+class Rest(Title):
+    """The raw rest of the line (a note): may be empty."""
+
+    def check(self, text: str) -> str:
+        if len(text) > self.limit:
+            raise ValueError(f"The {self.what} is {len(text)} characters long; the most is {self.limit}.")
+        return text
+
+
+_NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?%?")
+_GROUPED = re.compile(r"[+-]?\d{1,3}(,\d{3})+(\.\d+)?%?")
+
+
+class Number(Kind):
+    def __init__(self, placeholder: str = "<num>", what: str = "number") -> None:
+        self.placeholder, self.what = placeholder, what
+
+    def convert(self, token: Token) -> float:
+        text = token.text
+        if _GROUPED.fullmatch(text):
+            text = text.replace(",", "")
+        if not _NUMBER.fullmatch(text):
+            raise ValueError(f'The {self.what} must be a number like 42 or 3.5, not "{token.text}".')
+        value = float(text.rstrip("%"))
+        if not math.isfinite(value) or abs(value) >= 1e15:
+            raise ValueError(f"The {self.what} {token.text} is too large.")
+        return value
+
+
+class Integer(Kind):
+    def __init__(self, placeholder: str, what: str, low: int, high: int) -> None:
+        self.placeholder, self.what, self.low, self.high = placeholder, what, low, high
+
+    def looks_like(self, token: Token) -> bool:
+        return not token.quoted and bool(_NUMBER.fullmatch(token.text))
+
+    def convert(self, token: Token) -> int:
+        if not re.fullmatch(r"[+-]?\d{1,9}", token.text) or not self.low <= int(token.text) <= self.high:
+            raise ValueError(
+                f'The {self.what} must be a whole number from {self.low} to {self.high}, not "{token.text}".'
+            )
+        return int(token.text)
+
+
+class Score(Kind):
+    placeholder = "<0.0-1.0>"
+
+    def convert(self, token: Token) -> float:
+        if not _NUMBER.fullmatch(token.text) or token.text.endswith("%") or not 0 <= float(token.text) <= 1:
+            raise ValueError(f'A score is a number from 0.0 to 1.0, like 0.7, not "{token.text}".')
+        return float(token.text)
+
+
+class Date(Kind):
+    def __init__(self, placeholder: str = "<YYYY-MM-DD>", what: str = "date") -> None:
+        self.placeholder, self.what = placeholder, what
+
+    def convert(self, token: Token) -> dt.date:
+        try:
+            if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", token.text):
+                raise ValueError
+            return dt.date.fromisoformat(token.text)
+        except ValueError:
+            raise ValueError(f'The {self.what} must be a date written YYYY-MM-DD, like 2026-12-31, not "{token.text}".') from None
+
+
+class Ref(Kind):
+    """``O-12`` / ``KR-7``: gives ``("O", 12)`` or ``("KR", 7)``."""
+
+    def __init__(self, *prefixes: str) -> None:
+        self.prefixes = prefixes
+        self.placeholder = " | ".join(f"{p}-n" for p in prefixes)
+
+    def convert(self, token: Token) -> tuple[str, int]:
+        match = re.fullmatch(r"(?i)(O|KR)-?(\d{1,9})", token.text)
+        if not match or match.group(1).upper() not in self.prefixes:
+            wanted = " or ".join(f"{p}-12" for p in self.prefixes)
+            raise ValueError(f'Expected an id like {wanted}, not "{token.text}".')
+        return match.group(1).upper(), int(match.group(2))
+
+
+class MemberRef(Kind):
+    """A mention in the core's form ``<@id>`` or ``<@id|name>``: gives the external id."""
+
+    placeholder = "@user"
+
+    def convert(self, token: Token) -> str:
+        match = re.fullmatch(r"<@([^|<>\s]{1,128})(\|[^<>]*)?>", token.text)
+        if not match:
+            raise ValueError(f'Expected a person as an @mention, not "{token.text}".')
+        return match.group(1)
+
+
+class Switch(Kind):
+    placeholder = ""
+
+
+KEY = Word("<key>", r"[a-z0-9][a-z0-9_-]{0,39}", 'A key is a short slug like "growth" (letters, digits, - and _, up to 40), not "{}".')
+CYCLE = Word("<name>", r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", 'A cycle name is a short name like 2026-Q4, not "{}".', lower=False)
+UNIT = Word("<text>", r"[^\s]{1,40}", 'A unit is one short word like "%" or "users", not "{}".', lower=False)
+CONFIDENCE = Integer("<confidence 0-10>", "confidence", 0, 10)
+
+
+# ---------------------------------------------------------------------------------------------
+# the registry
+
+
+@dataclass(frozen=True)
+class Arg:
+    name: str
+    kind: Kind
+    required: bool = True
+
+
+@dataclass(frozen=True)
+class Flag:
+    kind: Kind
+    required: bool = False
+    attr: str = ""
+
+
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Spec:
+    words: tuple[str, ...]
+    form: str
+    summary: str
+    args: tuple[Arg, ...]
+    flags: dict[str, Flag]
+    writes: bool
+    handler: Handler = field(compare=False)
+
+    @property
+    def usage(self) -> str:
+        return " ".join(self.words) + (f" {self.form}" if self.form else "")
+
+
+REGISTRY: dict[tuple[str, ...], Spec] = {}
+
+
+def command(words: str, form: str, summary: str, *args: Arg, writes: bool = False, **flags: Flag) -> Callable[[Handler], Handler]:
+    """Declare a command; the decorated coroutine receives ``ctx`` and the parsed arguments."""
+
+    def register(handler: Handler) -> Handler:
+        key = tuple(words.split())
+        REGISTRY[key] = Spec(key, form, summary, args, flags, writes, handler)
+        return handler
+
+    return register
+
+
+def group_usage(first: str) -> str:
+    return " | ".join(spec.usage for words, spec in REGISTRY.items() if words[0] == first)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    spec: Spec
+    values: dict[str, Any]
+
+
+def parse(text: str) -> Parsed:
+    lexer = Lexer(text)
+    spec = _match(lexer)
+    return Parsed(spec, _arguments(spec, lexer))
+
+
+def _match(lexer: Lexer) -> Spec:
+    words: list[str] = []
+    best: tuple[Spec, int] | None = None
+    while (token := lexer.peek()) is not None and not token.quoted and len(words) < 3:
+        words.append(token.text.lower())
+        lexer.next()
+        if tuple(words) in REGISTRY:
+            best = (REGISTRY[tuple(words)], lexer.pos)
+        elif not any(key[: len(words)] == tuple(words) for key in REGISTRY):
+            break
+    if best is None:
+        if not words:
+            raise UserError("Type a command, or `help` to see them all.")
+        if any(key[0] == words[0] for key in REGISTRY):
+            raise UsageError(f'"{" ".join(words[1:]) or "nothing"}" is not a {words[0]} command.', group_usage(words[0]))
+        raise UserError(f'I don\'t know the command "{words[0][:40]}"; type `help` to see them all.')
+    lexer.pos = best[1]
+    return best[0]
+
+
+def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    pending = list(spec.args)
+
+    def fail(problem: str) -> UsageError:
+        return UsageError(problem, spec.usage)
+
+    while True:
+        if pending and isinstance(pending[0].kind, Rest):
+            arg = pending.pop(0)
+            values[arg.name] = _checked(arg.kind, lexer.rest(), fail)
+            break
+        token = lexer.next()
+        if token is None:
+            break
+        if token.is_flag:
+            name = token.text[2:].lower()
+            flag = spec.flags.get(name.replace("-", "_"))
+            if flag is None:
+                raise fail(f'"{token.text[:40]}" is not an option of {" ".join(spec.words)}.')
+            attr = flag.attr or name.replace("-", "_")
+            if attr in values:
+                raise fail(f"{token.text} is given twice.")
+            if isinstance(flag.kind, Switch):
+                values[attr] = True
+                continue
+            value = lexer.next()
+            if value is None or value.is_flag:
+                raise fail(f"{token.text} needs a value.")
+            values[attr] = _convert(flag.kind, value, fail)
+            continue
+        if not pending:
+            raise fail(f'"{token.text[:40]}" is more than {" ".join(spec.words)} takes.')
+        arg = pending.pop(0)
+        if not arg.required and not arg.kind.looks_like(token):
+            lexer.pos = token.start  # not this optional argument: the next one reads it
+            continue
+        if isinstance(arg.kind, Title):
+            values[arg.name] = _title(arg.kind, token, lexer, greedy=not pending, fail=fail)
+        else:
+            values[arg.name] = _convert(arg.kind, token, fail)
+    for arg in pending:
+        if arg.required:
+            raise fail(f"The {arg.kind.placeholder.strip(_PLACEHOLDER_MARKS)} is missing.")
+    for name, flag in spec.flags.items():
+        if flag.required and (flag.attr or name) not in values:
+            raise fail(f"--{name.replace('_', '-')} is required.")
+    return values
+
+
+def _title(kind: Title, first: Token, lexer: Lexer, *, greedy: bool, fail: Callable[[str], UsageError]) -> str:
+    """A quoted title, or the raw words up to the next option when it is the last argument."""
+    end = first.end
+    if greedy:
+        while (token := lexer.peek()) is not None and not token.is_flag:
+            lexer.next()
+            end = token.end
+    text = first.text if end == first.end and first.quoted else lexer.text[first.start : end]
+    return _checked(kind, text, fail)
+
+
+def _convert(kind: Kind, token: Token, fail: Callable[[str], UsageError]) -> Any:
+    try:
+        if isinstance(kind, Title):
+            return kind.check(token.text)
+        return kind.convert(token)
+    except ValueError as exc:
+        raise fail(str(exc)) from None
+
+
+def _checked(kind: Title, text: str, fail: Callable[[str], UsageError]) -> str:
+    try:
+        return kind.check(text)
+    except ValueError as exc:
+        raise fail(str(exc)) from None

@@ -1,0 +1,105 @@
+"""Engine and session handling for SQLite (the default) and PostgreSQL.
+
+Reads run in plain transactions.  Writes on SQLite start with ``BEGIN IMMEDIATE`` so a
+writer takes the lock before it reads, and wait on ``busy_timeout`` instead of failing with
+"database is locked" halfway through; inside one process writers also queue on an asyncio
+lock, so they never spin on SQLite's busy handler at all.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from sqlalchemy import event
+from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+DEFAULT_URL = "sqlite:///okrbot.db"
+_IMMEDIATE = "okrbot_immediate"
+
+
+def async_url(url: str) -> str:
+    """The SQLAlchemy async URL for ``sqlite:///…``, ``postgresql://…`` or Heroku's ``postgres://…``."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    parsed = make_url(url)
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return str(parsed.set(drivername="sqlite+aiosqlite"))
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise ValueError(f"Unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://.")
+
+
+def redacted(url: str) -> str:
+    """The URL with its password hidden, for logs."""
+    return make_url(url.replace("postgres://", "postgresql://", 1)).render_as_string(hide_password=True)
+
+
+class Database:
+    """One engine, and the two ways of using it: :meth:`read` and :meth:`write`."""
+
+    def __init__(self, url: str = DEFAULT_URL, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        if self.is_sqlite:
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            self.engine: AsyncEngine = create_async_engine(
+                self.url, echo=echo, connect_args={"timeout": 30}, pool_size=8, max_overflow=8
+            )
+            _configure_sqlite(self.engine)
+        else:
+            self.engine = create_async_engine(
+                self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
+            )
+        self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
+        self._write_lock = asyncio.Lock() if self.is_sqlite else None
+
+    @contextlib.asynccontextmanager
+    async def read(self) -> AsyncIterator[AsyncSession]:
+        async with self._sessions() as session:
+            yield session
+
+    @contextlib.asynccontextmanager
+    async def write(self) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error."""
+        lock = self._write_lock or contextlib.nullcontext()
+        async with lock, self._sessions() as session:
+            if self.is_sqlite:
+                await session.connection(execution_options={_IMMEDIATE: True})
+            try:
+                yield session
+            except BaseException:
+                await session.rollback()
+                raise
+            await session.commit()
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+def _configure_sqlite(engine: AsyncEngine) -> None:
+    sync_engine = engine.sync_engine
+
+    @event.listens_for(sync_engine, "connect")
+    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+        immediate = connection.get_execution_options().get(_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

@@ -1,0 +1,195 @@
+"""The tables of okrbot (DESIGN.md, "Domain model").
+
+Every row that holds customer data carries ``workspace_id``; the queries in
+:mod:`store.repo` never read a row without filtering on it.  Timestamps are aware, in UTC.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import MetaData, Text, UniqueConstraint
+from sqlmodel import Column, Field, SQLModel
+
+# Stable constraint names, so Alembic migrations read the same on SQLite and PostgreSQL.
+SQLModel.metadata.naming_convention = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+metadata: MetaData = SQLModel.metadata
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class Workspace(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    platform: str = Field(max_length=16)  # slack | teams | local
+    external_id: str = Field(max_length=128)  # Slack team id, Teams tenant id, local name
+    name: str = Field(default="", max_length=200)
+    timezone: str = Field(default="UTC", max_length=64)
+    # Numbers O-n and KR-n are per workspace and never reused: these are the next ones.
+    next_objective_number: int = 1
+    next_kr_number: int = 1
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Member(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    external_id: str = Field(max_length=128)
+    display_name: str = Field(default="", max_length=200)
+    timezone: str | None = Field(default=None, max_length=64)
+    is_admin: bool = False
+    away_until: dt.date | None = None
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class Team(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    key: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    lead_id: int | None = Field(default=None, foreign_key="member.id")
+    digest_channel: str | None = Field(default=None, max_length=128)
+
+
+class TeamMembership(SQLModel, table=True):
+    __tablename__ = "team_membership"
+    __table_args__ = (UniqueConstraint("team_id", "member_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    member_id: int = Field(foreign_key="member.id", index=True)
+
+
+class Capability(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    key: str = Field(max_length=40)
+    name: str = Field(max_length=200)
+    position: int = 0  # order in the value chain, among its siblings
+    parent_id: int | None = Field(default=None, foreign_key="capability.id")
+
+
+class Cycle(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    name: str = Field(max_length=40)
+    starts_on: dt.date
+    ends_on: dt.date
+    closed: bool = False
+
+
+class Objective(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("workspace_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    number: int
+    title: str = Field(max_length=200)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    owner_id: int = Field(foreign_key="member.id")
+    cycle_id: int = Field(foreign_key="cycle.id", index=True)
+    capability_id: int | None = Field(default=None, foreign_key="capability.id", index=True)
+    parent_id: int | None = Field(default=None, foreign_key="objective.id")
+    kind: str = Field(default="committed", max_length=16)  # committed | aspirational
+    archived: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class KeyResult(SQLModel, table=True):
+    __tablename__ = "key_result"
+    __table_args__ = (UniqueConstraint("workspace_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    number: int
+    objective_id: int = Field(foreign_key="objective.id", index=True)
+    title: str = Field(max_length=200)
+    owner_id: int = Field(foreign_key="member.id", index=True)
+    start: float = 0.0
+    target: float
+    current: float = 0.0
+    unit: str = Field(default="", max_length=40)
+    confidence: int = 5
+    score: float | None = None
+    archived: bool = False
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class CheckIn(SQLModel, table=True):
+    """Append-only history of a key result's value and confidence."""
+
+    __tablename__ = "check_in"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    key_result_id: int = Field(foreign_key="key_result.id", index=True)
+    member_id: int = Field(foreign_key="member.id")
+    value: float
+    confidence: int
+    note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    source: str = Field(default="chat", max_length=16)
+
+
+class Schedule(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    team_id: int | None = Field(default=None, foreign_key="team.id")  # None: the whole org
+    what: str = Field(max_length=16)  # checkin | digest
+    weekday: int  # 0 = Monday
+    time: str = Field(max_length=5)  # HH:MM
+    timezone: str = Field(max_length=64)
+    channel: str | None = Field(default=None, max_length=128)
+    remind_after_hours: int | None = None
+
+
+class Delivery(SQLModel, table=True):
+    """One message to send, claimed through the database so it goes out once."""
+
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "recipient", "period_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    kind: str = Field(max_length=16)  # prompt | reminder | digest | nudge
+    recipient: str = Field(max_length=128)
+    period_key: str = Field(max_length=40)
+    payload: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: dt.datetime = Field(default_factory=utcnow, index=True)
+    last_error: str | None = Field(default=None, max_length=500)
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    sent_at: dt.datetime | None = None
+
+
+class ConversationRef(SQLModel, table=True):
+    """What a platform needs to message a user or a channel later."""
+
+    __tablename__ = "conversation_ref"
+    __table_args__ = (UniqueConstraint("workspace_id", "kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    kind: str = Field(max_length=16)  # user | channel
+    key: str = Field(max_length=128)
+    data: str = Field(sa_column=Column(Text, nullable=False))
+    updated_at: dt.datetime = Field(default_factory=utcnow)

@@ -1,0 +1,203 @@
+"""Queries, each scoped to one workspace.
+
+A :class:`Repo` is bound to a session and a workspace id; every method filters on that id,
+so an id typed in one workspace can never reach a row of another.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from store.models import (
+    Capability,
+    CheckIn,
+    Cycle,
+    KeyResult,
+    Member,
+    Objective,
+    Team,
+    TeamMembership,
+    Workspace,
+)
+
+
+async def workspace_by_external(session: AsyncSession, platform: str, external_id: str) -> Workspace | None:
+    result = await session.exec(
+        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    )
+    return result.first()
+
+
+class Repo:
+    def __init__(self, session: AsyncSession, workspace_id: int) -> None:
+        self.session = session
+        self.workspace_id = workspace_id
+
+    async def add(self, row):  # type: ignore[no-untyped-def]
+        row.workspace_id = self.workspace_id
+        self.session.add(row)
+        await self.session.flush()
+        return row
+
+    async def next_number(self, what: Literal["objective", "kr"]) -> int:
+        """Allocate the next O-n or KR-n atomically: numbers are never reused."""
+        column = Workspace.next_objective_number if what == "objective" else Workspace.next_kr_number
+        result = await self.session.execute(
+            update(Workspace)
+            .where(col(Workspace.id) == self.workspace_id)
+            .values({column: column + 1})
+            .returning(column)
+        )
+        return int(result.scalar_one()) - 1
+
+    async def raise_numbers_to(self, *, objective: int, kr: int) -> None:
+        """After an import that kept its numbers, new ones start above the highest."""
+        ws = await self.session.get(Workspace, self.workspace_id)
+        assert ws is not None
+        ws.next_objective_number = max(ws.next_objective_number, objective + 1)
+        ws.next_kr_number = max(ws.next_kr_number, kr + 1)
+        await self.session.flush()
+
+    # members -------------------------------------------------------------------------------
+
+    async def member(self, member_id: int) -> Member | None:
+        return await self._one(select(Member).where(Member.id == member_id))
+
+    async def member_by_external(self, external_id: str) -> Member | None:
+        return await self._one(select(Member).where(Member.external_id == external_id))
+
+    async def members(self, ids: Sequence[int] | None = None) -> list[Member]:
+        query = select(Member)
+        if ids is not None:
+            query = query.where(col(Member.id).in_(ids))
+        return await self._all(query.order_by(Member.display_name))
+
+    async def member_count(self) -> int:
+        return len(await self._all(select(Member.id)))
+
+    # teams ---------------------------------------------------------------------------------
+
+    async def team(self, key: str) -> Team | None:
+        return await self._one(select(Team).where(Team.key == key))
+
+    async def team_by_id(self, team_id: int) -> Team | None:
+        return await self._one(select(Team).where(Team.id == team_id))
+
+    async def teams(self) -> list[Team]:
+        return await self._all(select(Team).order_by(Team.key))
+
+    async def membership(self, team_id: int, member_id: int) -> TeamMembership | None:
+        return await self._one(
+            select(TeamMembership).where(TeamMembership.team_id == team_id, TeamMembership.member_id == member_id)
+        )
+
+    async def team_member_ids(self, team_id: int) -> list[int]:
+        return await self._all(select(TeamMembership.member_id).where(TeamMembership.team_id == team_id))
+
+    async def delete(self, row) -> None:  # type: ignore[no-untyped-def]
+        assert row.workspace_id == self.workspace_id
+        await self.session.delete(row)
+        await self.session.flush()
+
+    # capabilities --------------------------------------------------------------------------
+
+    async def capability(self, key: str) -> Capability | None:
+        return await self._one(select(Capability).where(Capability.key == key))
+
+    async def capabilities(self) -> list[Capability]:
+        return await self._all(select(Capability).order_by(Capability.position, Capability.key))
+
+    # cycles --------------------------------------------------------------------------------
+
+    async def cycle(self, name: str) -> Cycle | None:
+        return await self._one(select(Cycle).where(Cycle.name == name))
+
+    async def cycles(self) -> list[Cycle]:
+        return await self._all(select(Cycle).order_by(Cycle.starts_on, Cycle.name))
+
+    async def open_cycle_on(self, day: dt.date) -> Cycle | None:
+        return await self._one(
+            select(Cycle)
+            .where(Cycle.starts_on <= day, Cycle.ends_on >= day, col(Cycle.closed).is_(False))
+            .order_by(col(Cycle.starts_on).desc())
+        )
+
+    # objectives and key results ------------------------------------------------------------
+
+    async def objective(self, number: int) -> Objective | None:
+        return await self._one(select(Objective).where(Objective.number == number))
+
+    async def objective_by_id(self, objective_id: int) -> Objective | None:
+        return await self._one(select(Objective).where(Objective.id == objective_id))
+
+    async def objectives(
+        self,
+        *,
+        team_id: int | None = None,
+        capability_ids: Sequence[int] | None = None,
+        cycle_id: int | None = None,
+        ids: Sequence[int] | None = None,
+        include_archived: bool = False,
+    ) -> list[Objective]:
+        query = select(Objective)
+        if team_id is not None:
+            query = query.where(Objective.team_id == team_id)
+        if capability_ids is not None:
+            query = query.where(col(Objective.capability_id).in_(capability_ids))
+        if cycle_id is not None:
+            query = query.where(Objective.cycle_id == cycle_id)
+        if ids is not None:
+            query = query.where(col(Objective.id).in_(ids))
+        if not include_archived:
+            query = query.where(col(Objective.archived).is_(False))
+        return await self._all(query.order_by(Objective.number))
+
+    async def key_result(self, number: int) -> KeyResult | None:
+        return await self._one(select(KeyResult).where(KeyResult.number == number))
+
+    async def key_results(
+        self,
+        *,
+        objective_ids: Sequence[int] | None = None,
+        owner_id: int | None = None,
+        include_archived: bool = False,
+    ) -> list[KeyResult]:
+        query = select(KeyResult)
+        if objective_ids is not None:
+            query = query.where(col(KeyResult.objective_id).in_(objective_ids))
+        if owner_id is not None:
+            query = query.where(KeyResult.owner_id == owner_id)
+        if not include_archived:
+            query = query.where(col(KeyResult.archived).is_(False))
+        return await self._all(query.order_by(KeyResult.number))
+
+    async def check_ins(self, key_result_id: int, *, limit: int | None = None) -> list[CheckIn]:
+        query = (
+            select(CheckIn)
+            .where(CheckIn.key_result_id == key_result_id)
+            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+        )
+        if limit is not None:
+            query = query.limit(limit)
+        return await self._all(query)
+
+    async def all_check_ins(self) -> list[CheckIn]:
+        return await self._all(select(CheckIn).order_by(CheckIn.id))
+
+    # helpers -------------------------------------------------------------------------------
+
+    def _scoped(self, query):  # type: ignore[no-untyped-def]
+        entity = query.column_descriptions[0]["entity"]
+        return query.where(entity.workspace_id == self.workspace_id)
+
+    async def _one(self, query):  # type: ignore[no-untyped-def]
+        return (await self.session.exec(self._scoped(query))).first()
+
+    async def _all(self, query):  # type: ignore[no-untyped-def]
+        return list((await self.session.exec(self._scoped(query))).all())
