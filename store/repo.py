@@ -48,7 +48,8 @@ class Repo:
     async def next_number(self, what: Literal["objective", "kr"]) -> int:
         """Allocate the next O-n or KR-n atomically: numbers are never reused."""
         column = Workspace.next_objective_number if what == "objective" else Workspace.next_kr_number
-        result = await self.session.execute(
+        connection = await self.session.connection()
+        result = await connection.execute(
             update(Workspace)
             .where(col(Workspace.id) == self.workspace_id)
             .values({column: column + 1})
