@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import update
+from sqlalchemy import case, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -59,11 +59,13 @@ class Repo:
 
     async def raise_numbers_to(self, *, objective: int, kr: int) -> None:
         """After an import that kept its numbers, new ones start above the highest."""
-        ws = await self.session.get(Workspace, self.workspace_id)
-        assert ws is not None
-        ws.next_objective_number = max(ws.next_objective_number, objective + 1)
-        ws.next_kr_number = max(ws.next_kr_number, kr + 1)
-        await self.session.flush()
+        o, k = Workspace.next_objective_number, Workspace.next_kr_number
+        connection = await self.session.connection()
+        await connection.execute(
+            update(Workspace)
+            .where(col(Workspace.id) == self.workspace_id)
+            .values({o: case((o <= objective, objective + 1), else_=o), k: case((k <= kr, kr + 1), else_=k)})
+        )
 
     # members -------------------------------------------------------------------------------
 
