@@ -45,7 +45,9 @@ def test_serve_migrates_sqlite_and_answers_healthz(tmp_path):
         health = wait_healthy(f"http://127.0.0.1:{port}/healthz", process)
         assert health["status"] == 200
         assert '"database": "ok"' in health["body"]
-        tables = {row[0] for row in sqlite3.connect(db_file).execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {
+            row[0] for row in sqlite3.connect(db_file).execute("SELECT name FROM sqlite_master WHERE type='table'")
+        }
         assert {"workspace", "objective", "key_result", "check_in", "alembic_version"} <= tables
     finally:
         process.send_signal(signal.SIGTERM)
