@@ -20,10 +20,25 @@ MAX_TITLE, MAX_NOTE, MAX_UNIT = 200, 2000, 40
 _OPEN_QUOTES = {'"': '"', "“": "”", "„": "”", "«": "»"}
 _DASHES = ("—", "–")  # phones and Macs turn "--" into a dash
 _PLACEHOLDER_MARKS = '<>"'
+_LEADING_DASHES = re.compile(r"[—–-]+")
+_MENTION = re.compile(r"<@[^|<>\s]+(\|[^<>]*)?>")
 
 
 # ---------------------------------------------------------------------------------------------
 # lexing
+
+
+class UnclosedQuote(UserError):
+    """Raised by the lexer, which does not know the command; the parser adds its usage line."""
+
+
+def _dashes_as_hyphens(word: str) -> str:
+    """``—team``, ``–team`` and ``—-team`` (what phones and Macs make of ``--team``) as ``--team``."""
+    if len(word) > 1 and word.startswith(_DASHES):
+        run = _LEADING_DASHES.match(word)
+        assert run is not None
+        return "--" + word[run.end() :]
+    return word
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,13 +71,13 @@ class Lexer:
         start, char = self.pos, self.text[self.pos]
         if char in _OPEN_QUOTES:
             return self._quoted(start, _OPEN_QUOTES[char])
+        mention = _MENTION.match(self.text, start)
+        if mention:  # a display name may hold spaces: <@U123|Bob Smith>
+            self.pos = mention.end()
+            return Token(mention.group(), False, start, self.pos)
         while self.pos < len(self.text) and not self.text[self.pos].isspace():
             self.pos += 1
-        word = self.text[start : self.pos]
-        for dash in _DASHES:
-            if word.startswith(dash) and len(word) > 1:
-                word = "--" + word[1:]
-        return Token(word, False, start, self.pos)
+        return Token(_dashes_as_hyphens(self.text[start : self.pos]), False, start, self.pos)
 
     def _quoted(self, start: int, close: str) -> Token:
         out: list[str] = []
@@ -78,7 +93,7 @@ class Lexer:
                 return Token("".join(out), True, start, self.pos)
             out.append(char)
             i += 1
-        raise UserError('A quote is not closed: put the text between two double quotes, like "Grow revenue".')
+        raise UnclosedQuote('A quote is not closed: put the text between two double quotes, like "Grow revenue".')
 
     def peek(self) -> Token | None:
         saved = self.pos
@@ -186,7 +201,7 @@ class Score(Kind):
     def convert(self, token: Token) -> float:
         if not _NUMBER.fullmatch(token.text) or token.text.endswith("%") or not 0 <= float(token.text) <= 1:
             raise ValueError(f'A score is a number from 0.0 to 1.0, like 0.7, not "{token.text}".')
-        return float(token.text)
+        return float(token.text) + 0.0  # "-0" is a score of 0.00, not -0.00
 
 
 class Date(Kind):
@@ -199,7 +214,9 @@ class Date(Kind):
                 raise ValueError
             return dt.date.fromisoformat(token.text)
         except ValueError:
-            raise ValueError(f'The {self.what} must be a date written YYYY-MM-DD, like 2026-12-31, not "{token.text}".') from None
+            raise ValueError(
+                f'The {self.what} must be a date written YYYY-MM-DD, like 2026-12-31, not "{token.text}".'
+            ) from None
 
 
 class Ref(Kind):
@@ -233,8 +250,14 @@ class Switch(Kind):
     placeholder = ""
 
 
-KEY = Word("<key>", r"[a-z0-9][a-z0-9_-]{0,39}", 'A key is a short slug like "growth" (letters, digits, - and _, up to 40), not "{}".')
-CYCLE = Word("<name>", r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", 'A cycle name is a short name like 2026-Q4, not "{}".', lower=False)
+KEY = Word(
+    "<key>",
+    r"[a-z0-9][a-z0-9_-]{0,39}",
+    'A key is a short slug like "growth" (letters, digits, - and _, up to 40), not "{}".',
+)
+CYCLE = Word(
+    "<name>", r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", 'A cycle name is a short name like 2026-Q4, not "{}".', lower=False
+)
 UNIT = Word("<text>", r"[^\s]{1,40}", 'A unit is one short word like "%" or "users", not "{}".', lower=False)
 CONFIDENCE = Integer("<confidence 0-10>", "confidence", 0, 10)
 
@@ -278,7 +301,9 @@ class Spec:
 REGISTRY: dict[tuple[str, ...], Spec] = {}
 
 
-def command(words: str, form: str, summary: str, *args: Arg, writes: bool = False, **flags: Flag) -> Callable[[Handler], Handler]:
+def command(
+    words: str, form: str, summary: str, *args: Arg, writes: bool = False, **flags: Flag
+) -> Callable[[Handler], Handler]:
     """Declare a command; the decorated coroutine receives ``ctx`` and the parsed arguments."""
 
     def register(handler: Handler) -> Handler:
@@ -300,15 +325,30 @@ class Parsed:
 
 
 def parse(text: str) -> Parsed:
+    """The command ``text`` names, with its typed values; anything else is a :class:`UserError`."""
+    _check_storable(text)
     lexer = Lexer(text)
     spec = _match(lexer)
-    return Parsed(spec, _arguments(spec, lexer))
+    try:
+        return Parsed(spec, _arguments(spec, lexer))
+    except UnclosedQuote as exc:
+        raise UsageError(exc.sentence, spec.usage) from None
+
+
+def _check_storable(text: str) -> None:
+    """Refuse what no database column can hold (PostgreSQL rejects NUL; UTF-8 rejects lone surrogates)."""
+    if "\x00" in text:
+        raise UserError("The text holds a NUL character (\\0), which cannot be saved; type it again without it.")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise UserError("The text holds a broken character that cannot be saved; type it again.") from None
 
 
 def _match(lexer: Lexer) -> Spec:
     words: list[str] = []
     best: tuple[Spec, int] | None = None
-    while (token := lexer.peek()) is not None and not token.quoted and len(words) < 3:
+    while (token := _peek_word(lexer, best is not None)) is not None and not token.quoted and len(words) < 3:
         words.append(token.text.lower())
         lexer.next()
         if tuple(words) in REGISTRY:
@@ -319,10 +359,25 @@ def _match(lexer: Lexer) -> Spec:
         if not words:
             raise UserError("Type a command, or `help` to see them all.")
         if any(key[0] == words[0] for key in REGISTRY):
-            raise UsageError(f'"{" ".join(words[1:]) or "nothing"}" is not a {words[0]} command.', group_usage(words[0]))
+            problem = (
+                f'"{" ".join(words[1:])[:40]}" is not a {words[0]} command.'
+                if len(words) > 1
+                else f'"{words[0]}" needs one more word.'
+            )
+            raise UsageError(problem, group_usage(words[0]))
         raise UserError(f'I don\'t know the command "{words[0][:40]}"; type `help` to see them all.')
     lexer.pos = best[1]
     return best[0]
+
+
+def _peek_word(lexer: Lexer, matched: bool) -> Token | None:
+    """The next token; an unclosed quote after a known command is left for its arguments to report."""
+    try:
+        return lexer.peek()
+    except UnclosedQuote:
+        if matched:
+            return None
+        raise
 
 
 def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
@@ -378,7 +433,7 @@ def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
 def _title(kind: Title, first: Token, lexer: Lexer, *, greedy: bool, fail: Callable[[str], UsageError]) -> str:
     """A quoted title, or the raw words up to the next option when it is the last argument."""
     end = first.end
-    if greedy:
+    if greedy and not first.quoted:  # a quoted title is whole: words after it are extra
         while (token := lexer.peek()) is not None and not token.is_flag:
             lexer.next()
             end = token.end
