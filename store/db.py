@@ -14,31 +14,59 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 DEFAULT_URL = "sqlite:///okrbot.db"
 _IMMEDIATE = "okrbot_immediate"
+#: Set in ``session.info`` of a :meth:`Database.write` session, so queries know they may lock.
+WRITES = "okrbot_writes"
+_RIGHT_FORM = "use sqlite:///path/to/okrbot.db or postgresql://user:password@host/database"
+
+
+def _parsed(url: str) -> URL:
+    """The URL parsed, Heroku's ``postgres://`` read as ``postgresql://``; ValueError if it is none."""
+    url = url.strip()
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        return make_url(url)
+    except ArgumentError:
+        raise ValueError(f"The database URL {url[:40]!r} is not a URL; {_RIGHT_FORM}.") from None
 
 
 def async_url(url: str) -> str:
     """The SQLAlchemy async URL for ``sqlite:///…``, ``postgresql://…`` or Heroku's ``postgres://…``."""
-    url = url.strip()
-    if url.startswith("postgres://"):
-        url = "postgresql://" + url[len("postgres://") :]
-    parsed = make_url(url)
+    parsed = _parsed(url)
     backend = parsed.get_backend_name()
     if backend == "sqlite":
-        return str(parsed.set(drivername="sqlite+aiosqlite"))
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
-    raise ValueError(f"Unsupported database URL scheme {parsed.drivername!r}: use sqlite:/// or postgresql://.")
+    raise ValueError(f"The database URL scheme {parsed.drivername!r} is not supported; {_RIGHT_FORM}.")
 
 
 def redacted(url: str) -> str:
-    """The URL with its password hidden, for logs."""
-    return make_url(url.replace("postgres://", "postgresql://", 1)).render_as_string(hide_password=True)
+    """The URL with its password hidden, for logs and error messages; never raises."""
+    try:
+        return _parsed(url).render_as_string(hide_password=True)
+    except ValueError:
+        return "(a database URL that could not be read)"
+
+
+def prepare_sqlite_file(url: str) -> None:
+    """Create the directory of a SQLite file: SQLite creates the file, not its folders."""
+    parsed = _parsed(url)
+    database = parsed.database
+    if (
+        parsed.get_backend_name() == "sqlite"
+        and database
+        and database != ":memory:"
+        and not database.startswith("file:")
+    ):
+        Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
 class Database:
@@ -48,17 +76,13 @@ class Database:
         self.url = async_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         if self.is_sqlite:
-            database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            prepare_sqlite_file(self.url)
             self.engine: AsyncEngine = create_async_engine(
                 self.url, echo=echo, connect_args={"timeout": 30}, pool_size=8, max_overflow=8
             )
             _configure_sqlite(self.engine)
         else:
-            self.engine = create_async_engine(
-                self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True
-            )
+            self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
@@ -72,6 +96,7 @@ class Database:
         """A session whose transaction commits on success and rolls back on any error."""
         lock = self._write_lock or contextlib.nullcontext()
         async with lock, self._sessions() as session:
+            session.info[WRITES] = True
             if self.is_sqlite:
                 await session.connection(execution_options={_IMMEDIATE: True})
             try:

@@ -8,6 +8,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from store.db import prepare_sqlite_file
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
@@ -20,6 +22,7 @@ def alembic_config(url: str) -> Config:
 
 def upgrade(url: str, revision: str = "head") -> None:
     """Run the migrations; blocking, so call it before the event loop starts or in a thread."""
+    prepare_sqlite_file(url)  # `okrbot db upgrade` runs before any Database has made the folder
     command.upgrade(alembic_config(url), revision)
 
 

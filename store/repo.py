@@ -14,6 +14,7 @@ from sqlalchemy import case, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store.db import WRITES
 from store.models import (
     Capability,
     CheckIn,
@@ -28,10 +29,17 @@ from store.models import (
 
 
 async def workspace_by_external(session: AsyncSession, platform: str, external_id: str) -> Workspace | None:
-    result = await session.exec(
-        select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
-    )
-    return result.first()
+    """The workspace; in a write session its row is locked until the transaction ends.
+
+    On PostgreSQL that lock makes writers in one workspace queue, as SQLite's single writer
+    does: a check-in's read-then-update of its key result cannot interleave with another's
+    (the last check-in written is the key result's value), and get-or-create steps such as the
+    quarter's cycle cannot run twice. SQLite ignores ``FOR UPDATE``; it already serialises.
+    """
+    query = select(Workspace).where(Workspace.platform == platform, Workspace.external_id == external_id)
+    if session.info.get(WRITES):
+        query = query.with_for_update()
+    return (await session.exec(query)).first()
 
 
 class Repo:
