@@ -72,11 +72,11 @@ class Ctx:
             raise NotFound(f"There is no key result KR-{number} in this workspace; `list all` shows them.")
         return kr
 
-    async def member(self, external_id: str) -> Member:
-        """A mentioned person, added to the workspace on first mention."""
+    async def member(self, external_id: str, name: str = "") -> Member:
+        """A mentioned person, added to the workspace on first mention, named as the platform named them."""
         member = await self.repo.member_by_external(external_id)
         if member is None:
-            name = self.command.mentions.get(external_id, external_id)
+            name = self.command.mentions.get(external_id) or name or external_id
             member = await self.repo.add(Member(external_id=external_id, display_name=name[:200]))
         return member
 

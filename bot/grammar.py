@@ -234,16 +234,24 @@ class Ref(Kind):
         return match.group(1).upper(), int(match.group(2))
 
 
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A mentioned person: the platform's id, and the name the mention carried (may be empty)."""
+
+    external_id: str
+    name: str = ""
+
+
 class MemberRef(Kind):
-    """A mention in the core's form ``<@id>`` or ``<@id|name>``: gives the external id."""
+    """A mention in the core's form ``<@id>`` or ``<@id|name>``: gives a :class:`Person`."""
 
     placeholder = "@user"
 
-    def convert(self, token: Token) -> str:
-        match = re.fullmatch(r"<@([^|<>\s]{1,128})(\|[^<>]*)?>", token.text)
+    def convert(self, token: Token) -> Person:
+        match = re.fullmatch(r"<@([^|<>\s]{1,128})(?:\|([^<>]*))?>", token.text)
         if not match:
             raise ValueError(f'Expected a person as an @mention, not "{token.text}".')
-        return match.group(1)
+        return Person(match.group(1), (match.group(2) or "").strip())
 
 
 class Switch(Kind):

@@ -45,7 +45,7 @@ def elapsed(starts_on: dt.date, ends_on: dt.date, today: dt.date) -> float:
 
 
 def pace(progress_value: float, elapsed_share: float) -> str:
-    """"ahead", "on" or "behind": behind when progress trails elapsed time by over 20 points."""
+    """ "ahead", "on" or "behind": behind when progress trails elapsed time by over 20 points."""
     gap = progress_value - elapsed_share
     if gap < -BEHIND_PACE_POINTS:
         return "behind"
@@ -80,4 +80,4 @@ def number(value: float) -> str:
     """A value as people write it: 40, 40.5, 1200000 — no trailing .0."""
     if math.isfinite(value) and value == int(value) and abs(value) < 1e15:
         return str(int(value))
-    return f"{value:.6g}" if abs(value) >= 1e6 else f"{round(value, 4):g}"
+    return f"{round(value, 4) + 0.0:.15g}"  # 123456.5 stays 123456.5; 0.1 + 0.2 shows as 0.3; never -0

@@ -12,7 +12,7 @@ import pytest
 
 import bot.commands  # noqa: F401  (registers every command)
 from bot.errors import UsageError, UserError
-from bot.grammar import REGISTRY, Parsed, parse
+from bot.grammar import REGISTRY, Parsed, Person, parse
 
 OBJECTIVE_USAGE = REGISTRY[("objective", "add")].usage
 KR_USAGE = REGISTRY[("kr", "add")].usage
@@ -299,11 +299,16 @@ def test_id_of_the_wrong_kind_refused():
 
 
 @pytest.mark.parametrize(
-    ("token", "external_id"),
-    [("<@U123>", "U123"), ("<@U123|bob>", "U123"), ("<@W9|Bob Smith>", "W9"), ("<@U1|Zoë 😀>", "U1")],
+    ("token", "person"),
+    [
+        ("<@U123>", Person("U123", "")),
+        ("<@U123|bob>", Person("U123", "bob")),
+        ("<@W9|Bob Smith>", Person("W9", "Bob Smith")),
+        ("<@U1|Zoë 😀>", Person("U1", "Zoë 😀")),
+    ],
 )
-def test_mentions(token, external_id):
-    assert ok(f'kr add O-1 "x" --target 5 --owner {token}').values["owner"] == external_id
+def test_mentions(token, person):
+    assert ok(f'kr add O-1 "x" --target 5 --owner {token}').values["owner"] == person
 
 
 @pytest.mark.parametrize("token", ["bob", "@bob", "<@>", "<U123>"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.grammar import CYCLE, KEY, UNIT, Arg, Flag, MemberRef, Number, Ref, Score, Switch, Title, command
+from bot.grammar import CYCLE, KEY, UNIT, Arg, Flag, MemberRef, Number, Person, Ref, Score, Switch, Title, command
 from bot.messages import Context, Message, Text, UserText, spans
 from bot.permissions import require_key_result, require_objective
 from bot.scales import CONFIDENCE_START, number
@@ -79,17 +79,17 @@ async def kr_add(
     target: float,
     start: float = 0.0,
     unit: str = "",
-    owner: str | None = None,
+    owner: Person | None = None,
 ) -> Message:
     if target == start:
         raise UserError(
             f"The target ({number(target)}) equals the start, so there is nothing to measure; "
-            "use kr add O-n \"<title>\" --target <num> [--start <num>] with two different numbers."
+            'use kr add O-n "<title>" --target <num> [--start <num>] with two different numbers.'
         )
     parent = await ctx.objective(objective[1])
     if parent.archived:
         raise UserError(f"O-{parent.number} is archived; key results go on active objectives.")
-    owner_row = await ctx.member(owner) if owner else ctx.actor
+    owner_row = await ctx.member(owner.external_id, owner.name) if owner else ctx.actor
     kr = await ctx.repo.add(
         KeyResult(
             number=await ctx.repo.next_number("kr"),
@@ -104,12 +104,27 @@ async def kr_add(
         )
     )
     return Message.of(
-        Text(spans(f"Added KR-{kr.number} ", UserText(title), f" to O-{parent.number}: {kr_detail(kr)}, owner ", mention(owner_row), ".")),
+        Text(
+            spans(
+                f"Added KR-{kr.number} ",
+                UserText(title),
+                f" to O-{parent.number}: {kr_detail(kr)}, owner ",
+                mention(owner_row),
+                ".",
+            )
+        ),
         Context((f"Check in with checkin KR-{kr.number} <value> [<confidence 0-10>] [note].",)),
     )
 
 
-@command("grade", "KR-n <0.0-1.0>", "Set a key result's final score.", Arg("kr", Ref("KR")), Arg("score", Score()), writes=True)
+@command(
+    "grade",
+    "KR-n <0.0-1.0>",
+    "Set a key result's final score.",
+    Arg("kr", Ref("KR")),
+    Arg("score", Score()),
+    writes=True,
+)
 async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
     row = await ctx.key_result(kr[1])
     objective = await ctx.objective_by_id(row.objective_id)
@@ -120,7 +135,11 @@ async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
     ctx.repo.session.add(row)
     verdict = ""
     if objective.kind == "aspirational":
-        verdict = " (a success for an aspirational objective)" if score >= 0.7 else " (below the 0.7 an aspirational objective aims for)"
+        verdict = (
+            " (a success for an aspirational objective)"
+            if score >= 0.7
+            else " (below the 0.7 an aspirational objective aims for)"
+        )
     return Message.of(Text(spans(f"Graded KR-{row.number} ", UserText(row.title), f": {score:.2f}{verdict}.")))
 
 
