@@ -119,7 +119,7 @@ def _objective(line: int, row: dict[str, str]) -> ObjectiveRow:
         raise RowError(f'kind must be "committed" or "aspirational", not "{kind[:20]}"')
     parent = _text(row, "parent")
     if parent:
-        parent = "O-%d" % _value(Ref("O"), parent)[1]
+        parent = f"O-{_value(Ref('O'), parent)[1]}"
     capability = _text(row, "capability").lower()
     if capability:
         _value(KEY, capability)
@@ -165,12 +165,15 @@ def read_plan(text: str) -> ImportPlan:
     unknown = [name for name in header if name not in COLUMNS]
     if missing or unknown:
         problem = f"missing {', '.join(sorted(missing))}" if missing else f"unknown column {unknown[0][:40]}"
-        raise UserError(f"Line 1: the header has {problem}; the columns are those of `export csv`: {', '.join(COLUMNS)}.")
+        raise UserError(
+            f"Line 1: the header has {problem}, so nothing was imported; "
+            f"the columns are those of `export csv`: {', '.join(COLUMNS)}."
+        )
     reader.fieldnames = header
     objectives: dict[str, ObjectiveRow] = {}
     seen_krs: set[int] = set()
     for row in reader:
-        line = reader.line_num
+        line = _first_line(reader.line_num, row)
         if None in row:
             raise UserError(f"Line {line}: the row has more cells than the header; nothing was imported.")
         if not any((v or "").strip() for v in row.values()):
@@ -180,6 +183,8 @@ def read_plan(text: str) -> ImportPlan:
             kr = _kr(line, row)
         except RowError as exc:
             raise UserError(f"Line {line}: {exc}; nothing was imported.") from None
+        if item.label in objectives:
+            _same_objective(objectives[item.label], item, row)
         item = objectives.setdefault(item.label, item)
         if kr is not None:
             if kr.number is not None and kr.number in seen_krs:
@@ -189,4 +194,50 @@ def read_plan(text: str) -> ImportPlan:
             item.krs.append(kr)
     if not objectives:
         raise UserError("The file has no rows to import; nothing was imported.")
+    _no_parent_loop(objectives)
     return ImportPlan(list(objectives.values()))
+
+
+def _first_line(last_line: int, row: dict[str, str]) -> int:
+    """The line a row starts on: the reader counts to its end, past line breaks inside cells."""
+    breaks = sum(value.count("\n") for value in row.values() if isinstance(value, str))
+    return last_line - breaks
+
+
+#: the objective columns every row of one objective repeats, and the field each one fills
+_OBJECTIVE_COLUMNS = {
+    "cycle": "cycle", "cycle_start": "cycle_start", "cycle_end": "cycle_end", "team": "team",
+    "team_name": "team_name", "objective_title": "title", "objective_owner": "owner", "kind": "kind",
+    "capability": "capability", "capability_name": "capability_name", "parent": "parent",
+    "objective_archived": "archived",
+}  # fmt: skip
+
+
+def _same_objective(first: ObjectiveRow, later: ObjectiveRow, row: dict[str, str]) -> None:
+    """A later row of an objective may leave its objective cells blank, never say something else.
+
+    Otherwise an edit made on one row of a spreadsheet would be dropped without a word.
+    """
+    for column, attribute in _OBJECTIVE_COLUMNS.items():
+        if (row.get(column) or "").strip() and getattr(later, attribute) != getattr(first, attribute):
+            name = f"O-{first.number}" if first.number is not None else f'the objective "{first.title[:40]}"'
+            raise UserError(
+                f"Line {later.line}: {name} is also on line {first.line} with a different {column}; "
+                "every row of one objective repeats the same objective columns, so nothing was imported."
+            )
+
+
+def _no_parent_loop(objectives: dict[str, ObjectiveRow]) -> None:
+    """An objective cannot support itself, directly or through its parents."""
+    for item in objectives.values():
+        chain, parent = [item.label], item.parent
+        while parent in objectives and parent not in chain:
+            chain.append(parent)
+            parent = objectives[parent].parent
+        if parent == item.label:
+            if len(chain) == 1:
+                raise UserError(f"Line {item.line}: {item.label} cannot be its own parent; nothing was imported.")
+            loop = " → ".join([*chain, item.label])
+            raise UserError(
+                f"Line {item.line}: the parents of {item.label} lead back to it ({loop}); nothing was imported."
+            )

@@ -11,7 +11,7 @@ from bot.csvfile import COLUMNS, ImportPlan, read_plan
 from bot.errors import UserError
 from bot.grammar import command
 from bot.messages import File, Message, Text
-from bot.scales import number, quarter_of
+from bot.scales import quarter_of
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, TeamMembership
 
 
@@ -31,6 +31,16 @@ async def _everything(ctx: Ctx):  # type: ignore[no-untyped-def]
 
 def _flag(value: bool) -> str:
     return "yes" if value else ""
+
+
+def _exact(value: float) -> str:
+    """A number written so it reads back equal: 40, 40.25, 1234567.5, 0.00012345.
+
+    Not :func:`bot.scales.number`, which rounds for display (1.23457e+06) and would lose data.
+    """
+    if value == int(value) and abs(value) < 1e15:
+        return str(int(value))
+    return repr(value)
 
 
 async def export_csv(ctx: Ctx) -> str:
@@ -60,9 +70,9 @@ async def export_csv(ctx: Ctx) -> str:
             if kr is not None:
                 row.update({
                     "kr": f"KR-{kr.number}", "kr_title": kr.title, "kr_owner": members[kr.owner_id].external_id,
-                    "unit": kr.unit, "start": number(kr.start), "target": number(kr.target),
-                    "current": number(kr.current), "confidence": str(kr.confidence),
-                    "score": "" if kr.score is None else f"{kr.score:g}", "kr_archived": _flag(kr.archived),
+                    "unit": kr.unit, "start": _exact(kr.start), "target": _exact(kr.target),
+                    "current": _exact(kr.current), "confidence": str(kr.confidence),
+                    "score": "" if kr.score is None else _exact(kr.score), "kr_archived": _flag(kr.archived),
                 })  # fmt: skip
             writer.writerow(row)
     return out.getvalue()
@@ -80,16 +90,25 @@ async def export_json(ctx: Ctx) -> str:
         "format": "okrbot-export/1",
         "workspace": {"platform": ctx.workspace.platform, "name": ctx.workspace.name or ctx.workspace.external_id},
         "members": [
-            {"id": m.external_id, "name": m.display_name, "timezone": m.timezone, "admin": m.is_admin} for m in members.values()
+            {"id": m.external_id, "name": m.display_name, "timezone": m.timezone, "admin": m.is_admin}
+            for m in members.values()
         ],
         "teams": [
-            {"key": t.key, "name": t.name, "lead": who(t.lead_id),
-             "members": [who(i) for i in await ctx.repo.team_member_ids(t.id)]}  # type: ignore[arg-type]
+            {
+                "key": t.key,
+                "name": t.name,
+                "lead": who(t.lead_id),
+                "members": [who(i) for i in await ctx.repo.team_member_ids(t.id)],
+            }  # type: ignore[arg-type]
             for t in teams.values()
         ],  # fmt: skip
         "capabilities": [
-            {"key": c.key, "name": c.name, "position": c.position,
-             "parent": capabilities[c.parent_id].key if c.parent_id in capabilities else None}
+            {
+                "key": c.key,
+                "name": c.name,
+                "position": c.position,
+                "parent": capabilities[c.parent_id].key if c.parent_id in capabilities else None,
+            }
             for c in capabilities.values()
         ],  # fmt: skip
         "cycles": [
@@ -97,23 +116,47 @@ async def export_json(ctx: Ctx) -> str:
             for c in cycles.values()
         ],
         "objectives": [
-            {"id": f"O-{o.number}", "title": o.title, "team": teams[o.team_id].key, "owner": who(o.owner_id),
-             "cycle": cycles[o.cycle_id].name, "kind": o.kind, "archived": o.archived,
-             "capability": capabilities[o.capability_id].key if o.capability_id in capabilities else None,
-             "parent": f"O-{numbers[o.parent_id]}" if o.parent_id in numbers else None}
+            {
+                "id": f"O-{o.number}",
+                "title": o.title,
+                "team": teams[o.team_id].key,
+                "owner": who(o.owner_id),
+                "cycle": cycles[o.cycle_id].name,
+                "kind": o.kind,
+                "archived": o.archived,
+                "capability": capabilities[o.capability_id].key if o.capability_id in capabilities else None,
+                "parent": f"O-{numbers[o.parent_id]}" if o.parent_id in numbers else None,
+            }
             for o in objectives
         ],  # fmt: skip
         "key_results": [
-            {"id": f"KR-{kr.number}", "objective": f"O-{numbers[kr.objective_id]}", "title": kr.title,
-             "owner": who(kr.owner_id), "start": kr.start, "target": kr.target, "current": kr.current,
-             "unit": kr.unit, "confidence": kr.confidence, "score": kr.score, "archived": kr.archived}
+            {
+                "id": f"KR-{kr.number}",
+                "objective": f"O-{numbers[kr.objective_id]}",
+                "title": kr.title,
+                "owner": who(kr.owner_id),
+                "start": kr.start,
+                "target": kr.target,
+                "current": kr.current,
+                "unit": kr.unit,
+                "confidence": kr.confidence,
+                "score": kr.score,
+                "archived": kr.archived,
+            }
             for kr in krs
         ],  # fmt: skip
         "check_ins": [
-            {"key_result": f"KR-{kr_numbers[c.key_result_id]}", "member": who(c.member_id), "value": c.value,
-             "confidence": c.confidence, "note": c.note, "at": c.created_at.isoformat(timespec="seconds"),
-             "source": c.source}
-            for c in await ctx.repo.all_check_ins() if c.key_result_id in kr_numbers
+            {
+                "key_result": f"KR-{kr_numbers[c.key_result_id]}",
+                "member": who(c.member_id),
+                "value": c.value,
+                "confidence": c.confidence,
+                "note": c.note,
+                "at": c.created_at.isoformat(timespec="seconds"),
+                "source": c.source,
+            }
+            for c in await ctx.repo.all_check_ins()
+            if c.key_result_id in kr_numbers
         ],  # fmt: skip
     }
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
@@ -132,7 +175,11 @@ async def export_json_command(ctx: Ctx) -> Message:
 @command("import csv", "", "How to bring OKRs in from a CSV file.")
 async def import_csv_help(ctx: Ctx) -> Message:
     return Message.of(
-        Text((f"Import runs from the command line: okrbot import FILE.csv. The file has the columns of `export csv`: {', '.join(COLUMNS)}.",))
+        Text(
+            (
+                f"Import runs from the command line: okrbot import FILE.csv. The file has the columns of `export csv`: {', '.join(COLUMNS)}.",
+            )
+        )
     )
 
 
@@ -170,7 +217,9 @@ async def apply_plan(ctx: Ctx, plan: ImportPlan) -> None:
         cycle = await repo.cycle(cycle_name)
         if cycle is None:
             if start is None or end is None:
-                raise UserError(f"Line {line}: cycle {cycle_name} is new, so cycle_start and cycle_end are needed; nothing was imported.")
+                raise UserError(
+                    f"Line {line}: cycle {cycle_name} is new, so cycle_start and cycle_end are needed; nothing was imported."
+                )
             cycle = await repo.add(Cycle(name=cycle_name, starts_on=start, ends_on=end))
         capability_id = None
         if item.capability:
@@ -178,11 +227,15 @@ async def apply_plan(ctx: Ctx, plan: ImportPlan) -> None:
             if capability is None:
                 stages = [c for c in await repo.capabilities() if c.parent_id is None]
                 capability = await repo.add(
-                    Capability(key=item.capability, name=item.capability_name or item.capability, position=len(stages) + 1)
+                    Capability(
+                        key=item.capability, name=item.capability_name or item.capability, position=len(stages) + 1
+                    )
                 )
             capability_id = capability.id
         if item.number is not None and await repo.objective(item.number) is not None:
-            raise UserError(f"Line {line}: O-{item.number} already exists in this workspace; leave the objective column empty to number it anew. Nothing was imported.")
+            raise UserError(
+                f"Line {line}: O-{item.number} already exists in this workspace; leave the objective column empty to number it anew. Nothing was imported."
+            )
         number_ = item.number if item.number is not None else await repo.next_number("objective")
         objective = await repo.add(
             Objective(number=number_, title=item.title, team_id=team.id, owner_id=await person(item.owner),
@@ -191,7 +244,9 @@ async def apply_plan(ctx: Ctx, plan: ImportPlan) -> None:
         ids[item.label] = objective.id  # type: ignore[assignment]
         for kr in item.krs:
             if kr.number is not None and await repo.key_result(kr.number) is not None:
-                raise UserError(f"Line {kr.line}: KR-{kr.number} already exists in this workspace; leave the kr column empty to number it anew. Nothing was imported.")
+                raise UserError(
+                    f"Line {kr.line}: KR-{kr.number} already exists in this workspace; leave the kr column empty to number it anew. Nothing was imported."
+                )
             kr_number = kr.number if kr.number is not None else await repo.next_number("kr")
             await repo.add(
                 KeyResult(number=kr_number, objective_id=objective.id, title=kr.title, owner_id=await person(kr.owner),
@@ -205,7 +260,9 @@ async def apply_plan(ctx: Ctx, plan: ImportPlan) -> None:
                 existing = await repo.objective(int(item.parent[2:]))
                 parent_id = existing.id if existing else None
             if parent_id is None:
-                raise UserError(f"Line {item.line}: the parent {item.parent} is neither in the file nor in this workspace; nothing was imported.")
+                raise UserError(
+                    f"Line {item.line}: the parent {item.parent} is neither in the file nor in this workspace; nothing was imported."
+                )
             objective = await repo.objective_by_id(ids[item.label])
             objective.parent_id = parent_id  # type: ignore[union-attr]
             repo.session.add(objective)
