@@ -7,8 +7,10 @@ file it reads one command per line, prints each reply and exits at the end of in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -19,6 +21,7 @@ from bot.render_text import to_text
 LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
 _MENTION = re.compile(r"(?<![\w<])@([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
 _PREFIX = re.compile(r"^\s*/?okr\b", re.IGNORECASE)
+_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"?|[“„][^”"]*[”"]?|«[^»]*»?')  # as bot.grammar reads quotes
 HISTORY = Path.home() / ".okrbot_history"
 
 
@@ -26,8 +29,20 @@ def local_id(name: str) -> str:
     return name.lower()
 
 
+def _outside_quotes(text: str, change: Callable[[str], str]) -> str:
+    """``change`` applied to the text between quoted titles, never inside them."""
+    out, end = [], 0
+    for quoted in _QUOTED.finditer(text):
+        out += [change(text[end : quoted.start()]), quoted.group()]
+        end = quoted.end()
+    return "".join([*out, change(text[end:])])
+
+
 def to_command(line: str, *, user: str, workspace: str) -> Command:
-    """A typed line as the core sees it: ``@name`` becomes the mention ``<@name>``."""
+    """A typed line as the core sees it: ``@name`` becomes the mention ``<@name>``.
+
+    Inside a quoted title ``@name`` stays as typed: "Ask @bob" is a title, not a mention.
+    """
     text = _PREFIX.sub("", line, count=1)
     mentions: dict[str, str] = {}
 
@@ -36,7 +51,7 @@ def to_command(line: str, *, user: str, workspace: str) -> Command:
         mentions[external] = match.group(1).rstrip(".")
         return f"<@{external}>" + ("." if match.group(1).endswith(".") else "")
 
-    text = _MENTION.sub(mention, text)
+    text = _outside_quotes(text, lambda part: _MENTION.sub(mention, part))
     return Command(
         workspace=WorkspaceRef("local", local_id(workspace), workspace),
         actor=Actor(local_id(user), user),
@@ -89,10 +104,8 @@ class ConsoleAdapter:
             print()
         finally:
             if readline is not None:
-                try:
+                with contextlib.suppress(OSError):  # a read-only home keeps no history, nothing more
                     readline.write_history_file(HISTORY)
-                except OSError:
-                    pass
 
 
 def is_interactive(stream: TextIO = sys.stdin) -> bool:
