@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from store.db import async_url
@@ -21,6 +22,9 @@ def _run(connection) -> None:  # type: ignore[no-untyped-def]
         compare_type=True,
     )
     with context.begin_transaction():
+        if connection.dialect.name == "postgresql":
+            # several instances may start at once: one migrates, the others wait and find it done
+            connection.execute(text("SELECT pg_advisory_xact_lock(7426111)"))
         context.run_migrations()
 
 
