@@ -88,8 +88,10 @@ class Ctx:
         name, first, last = quarter_of(self.today)
         existing = await self.repo.cycle(name)
         if existing is not None:
+            state = "is closed" if existing.closed else f"runs {existing.starts_on} to {existing.ends_on}"
             raise UserError(
-                f"Cycle {name} is closed and no open cycle covers today; add one with `cycle add <name> <start> <end>`."
+                f"Cycle {name} {state} and no open cycle covers today; "
+                "add one with `cycle add <name> <start> <end>` or name one with --cycle."
             )
         if not create:
             raise NotFound("There is no current cycle yet; it is created with the first objective.")

@@ -266,7 +266,14 @@ KEY = Word(
 CYCLE = Word(
     "<name>", r"[A-Za-z0-9][A-Za-z0-9_.-]{0,39}", 'A cycle name is a short name like 2026-Q4, not "{}".', lower=False
 )
-UNIT = Word("<text>", r"[^\s]{1,40}", 'A unit is one short word like "%" or "users", not "{}".', lower=False)
+# A unit is shown as okrbot's own text (in "40 / 100 users"), so it may not hold the characters
+# that chat platforms read as markup: Slack's <!channel> or <@U1> would notify people.
+UNIT = Word(
+    "<text>",
+    r"[^\s<>&`]{1,40}",
+    'A unit is one short word like "%" or "users", without < > & or `, not "{}".',
+    lower=False,
+)
 CONFIDENCE = Integer("<confidence 0-10>", "confidence", 0, 10)
 
 

@@ -8,7 +8,7 @@ it for its platform so it can never mention, link or format), and :class:`Mentio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias, Union
+from typing import Literal, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +26,7 @@ class Mention:
     name: str
 
 
-Span: TypeAlias = Union[str, UserText, Mention]
+Span: TypeAlias = str | UserText | Mention
 Spans: TypeAlias = tuple[Span, ...]
 
 
@@ -144,7 +144,7 @@ class File:
     content: str = field(repr=False)
 
 
-Block: TypeAlias = Union[Header, Text, Fields, Progress, Context, Divider, Actions, Form, Image, File]
+Block: TypeAlias = Header | Text | Fields | Progress | Context | Divider | Actions | Form | Image | File
 
 
 @dataclass(frozen=True, slots=True)

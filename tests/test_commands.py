@@ -213,6 +213,14 @@ async def test_next_quarter_is_created_when_the_clock_gets_there(ok, clock):
     await ok("alice", "cycle list", "2027-Q1: 2027-01-01 to 2027-03-31")
 
 
+async def test_quarter_named_by_hand_that_misses_today_is_explained(ok, refused):
+    await ok("alice", 'team add growth "Growth"')
+    await ok("alice", "cycle add 2026-Q4 2026-01-01 2026-02-01")
+    reply = await refused("alice", 'objective add "Now" --team growth', "2026-Q4 runs 2026-01-01 to 2026-02-01")
+    assert "closed" not in reply.text
+    await ok("alice", 'objective add "Now" --team growth --cycle 2026-Q4', "Created O-1")
+
+
 async def test_closed_current_quarter_refuses_new_objectives(ok, refused):
     await ok("alice", 'team add growth "Growth"')
     await ok("alice", 'objective add "Now" --team growth')

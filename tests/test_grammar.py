@@ -316,6 +316,16 @@ def test_not_a_mention_refused(token):
     refused(f'kr add O-1 "x" --target 5 --owner {token}', KR_USAGE, "@mention")
 
 
+@pytest.mark.parametrize("unit", ["%", "users", "k€", "h/week", "NPS"])
+def test_units(unit):
+    assert ok(f'kr add O-1 "x" --target 5 --unit {unit}').values["unit"] == unit
+
+
+@pytest.mark.parametrize("unit", ["<!channel>", "<@U1>", "a&b", "`x`", "u" * 41])
+def test_unit_that_would_be_markup_or_too_long_refused(unit):
+    refused(f'kr add O-1 "x" --target 5 --unit {unit}', KR_USAGE, "unit", f'"{unit}"')
+
+
 # checkin: optional confidence vs note ----------------------------------------------------------
 
 

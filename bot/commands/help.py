@@ -22,7 +22,7 @@ async def help_command(ctx: Ctx, topic: str | None = None) -> Message:
     rows = []
     for word in first:
         for key, spec in REGISTRY.items():
-            if key[0] == word and not (key == ("list", "mine")):
+            if key[0] == word and key != ("list", "mine"):
                 rows.append((spec.usage, (spec.summary,)))
     return Message.of(
         Header(("okrbot: OKR check-ins where your team talks",)),
