@@ -7,6 +7,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
+from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.commands  # noqa: F401  (registers every command)
@@ -22,6 +23,7 @@ from store.repo import Repo, workspace_by_external
 
 log = logging.getLogger(__name__)
 
+WRITE_ATTEMPTS = 3
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
 
 Clock = Callable[[], dt.datetime]
@@ -61,6 +63,19 @@ class Bot:
                 ctx = await self._context(session, command)
                 if ctx is not None:
                     return await action(ctx)
+        for attempt in range(1, WRITE_ATTEMPTS + 1):
+            try:
+                return await self._write(command, action)
+            except IntegrityError:
+                # Another instance wrote the same unique row first (two people's first message to a
+                # new workspace, two `team add` of one key): nothing of ours was kept, so run again
+                # and see what they wrote.
+                if attempt == WRITE_ATTEMPTS:
+                    raise
+                log.info("retrying after a concurrent write: %s", parsed_name(command))
+        raise AssertionError("unreachable")
+
+    async def _write(self, command: Command, action: Callable[[Ctx], Awaitable[T]]) -> T:
         async with self.db.write() as session:
             ctx = await self._context(session, command)
             if ctx is None:

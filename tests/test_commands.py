@@ -6,12 +6,14 @@ database holds exactly what it held before (:func:`refused` compares every table
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 
 import pytest
 from sqlalchemy import select
 
+from bot.command import Actor, Command, WorkspaceRef
 from bot.messages import Message
 from store.db import Database
 from store.models import metadata
@@ -664,3 +666,31 @@ async def test_help_on_one_command(ok, refused):
 
 async def test_empty_text_is_help(ok):
     await ok("alice", "   ", "okrbot")
+
+
+# concurrency ---------------------------------------------------------------------------------------
+
+
+def _command(user: str, text: str, workspace: str = "fresh") -> Command:
+    return Command(
+        workspace=WorkspaceRef("local", workspace, workspace), actor=Actor(user, user.title()), text=text, source="test"
+    )
+
+
+async def test_first_messages_at_once_to_a_new_workspace(bot, chat):
+    """Eight people speak to a new workspace at the same moment: all answered, one admin."""
+    replies = await asyncio.gather(*(bot.handle(_command(f"user{i}", "help")) for i in range(8)))
+    assert [r.is_error for r in replies] == [False] * 8, [r.text for r in replies if r.is_error]
+    members = (await exported(chat, "user0", workspace="fresh"))["members"]
+    assert len(members) == 8
+    assert sum(m["admin"] for m in members) == 1
+
+
+async def test_same_team_added_twice_at_once(bot, chat):
+    await chat("alice", "help", workspace="fresh")
+    await chat("bob", "help", workspace="fresh")
+    replies = await asyncio.gather(
+        bot.handle(_command("alice", 'team add growth "A"')), bot.handle(_command("bob", 'team add growth "B"'))
+    )
+    assert sorted(r.is_error for r in replies) == [False, True]
+    assert 'A team "growth" already exists' in next(r.text for r in replies if r.is_error)
