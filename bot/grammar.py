@@ -49,6 +49,11 @@ class Token:
     end: int
 
     @property
+    def shown(self) -> str:
+        """The token as an error message quotes it: long enough to recognise, never a wall of text."""
+        return self.text if len(self.text) <= 60 else self.text[:59] + "…"
+
+    @property
     def is_flag(self) -> bool:
         return not self.quoted and len(self.text) > 2 and self.text.startswith("--") and self.text[2] != "-"
 
@@ -131,7 +136,7 @@ class Word(Kind):
     def convert(self, token: Token) -> str:
         text = token.text.lower() if self.lower else token.text
         if not self.pattern.fullmatch(text):
-            raise ValueError(self.problem.format(token.text))
+            raise ValueError(self.problem.format(token.shown))
         return text
 
 
@@ -173,10 +178,10 @@ class Number(Kind):
         if _GROUPED.fullmatch(text):
             text = text.replace(",", "")
         if not _NUMBER.fullmatch(text):
-            raise ValueError(f'The {self.what} must be a number like 42 or 3.5, not "{token.text}".')
+            raise ValueError(f'The {self.what} must be a number like 42 or 3.5, not "{token.shown}".')
         value = float(text.rstrip("%"))
         if not math.isfinite(value) or abs(value) >= 1e15:
-            raise ValueError(f"The {self.what} {token.text} is too large.")
+            raise ValueError(f"The {self.what} {token.shown} is too large.")
         return value
 
 
@@ -190,7 +195,7 @@ class Integer(Kind):
     def convert(self, token: Token) -> int:
         if not re.fullmatch(r"[+-]?\d{1,9}", token.text) or not self.low <= int(token.text) <= self.high:
             raise ValueError(
-                f'The {self.what} must be a whole number from {self.low} to {self.high}, not "{token.text}".'
+                f'The {self.what} must be a whole number from {self.low} to {self.high}, not "{token.shown}".'
             )
         return int(token.text)
 
@@ -200,7 +205,7 @@ class Score(Kind):
 
     def convert(self, token: Token) -> float:
         if not _NUMBER.fullmatch(token.text) or token.text.endswith("%") or not 0 <= float(token.text) <= 1:
-            raise ValueError(f'A score is a number from 0.0 to 1.0, like 0.7, not "{token.text}".')
+            raise ValueError(f'A score is a number from 0.0 to 1.0, like 0.7, not "{token.shown}".')
         return float(token.text) + 0.0  # "-0" is a score of 0.00, not -0.00
 
 
@@ -215,7 +220,7 @@ class Date(Kind):
             return dt.date.fromisoformat(token.text)
         except ValueError:
             raise ValueError(
-                f'The {self.what} must be a date written YYYY-MM-DD, like 2026-12-31, not "{token.text}".'
+                f'The {self.what} must be a date written YYYY-MM-DD, like 2026-12-31, not "{token.shown}".'
             ) from None
 
 
@@ -230,7 +235,7 @@ class Ref(Kind):
         match = re.fullmatch(r"(?i)(O|KR)-?(\d{1,9})", token.text)
         if not match or match.group(1).upper() not in self.prefixes:
             wanted = " or ".join(f"{p}-12" for p in self.prefixes)
-            raise ValueError(f'Expected an id like {wanted}, not "{token.text}".')
+            raise ValueError(f'Expected an id like {wanted}, not "{token.shown}".')
         return match.group(1).upper(), int(match.group(2))
 
 
@@ -250,7 +255,7 @@ class MemberRef(Kind):
     def convert(self, token: Token) -> Person:
         match = re.fullmatch(r"<@([^|<>\s]{1,128})(?:\|([^<>]*))?>", token.text)
         if not match:
-            raise ValueError(f'Expected a person as an @mention, not "{token.text}".')
+            raise ValueError(f'Expected a person as an @mention, not "{token.shown}".')
         return Person(match.group(1), (match.group(2) or "").strip())
 
 
@@ -417,13 +422,13 @@ def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
                 raise fail(f'"{token.text[:40]}" is not an option of {" ".join(spec.words)}.')
             attr = flag.attr or name.replace("-", "_")
             if attr in values:
-                raise fail(f"{token.text} is given twice.")
+                raise fail(f"{token.shown} is given twice.")
             if isinstance(flag.kind, Switch):
                 values[attr] = True
                 continue
             value = lexer.next()
             if value is None or value.is_flag:
-                raise fail(f"{token.text} needs a value.")
+                raise fail(f"{token.shown} needs a value.")
             values[attr] = _convert(flag.kind, value, fail)
             continue
         if not pending:

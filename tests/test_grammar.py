@@ -370,3 +370,10 @@ def test_nul_character_refused():
 
 def test_lone_surrogate_refused():
     refused('objective add "Grow\ud800" --team g', None, "character")
+
+
+def test_a_long_wrong_word_is_shortened_in_the_sentence():
+    error = refused("show O-" + "9" * 5000, REGISTRY[("show",)].usage, "Expected an id")
+    assert len(error.sentence) < 200
+    error = refused("kr add O-1 x --target " + "9" * 5000, KR_USAGE, "too large")
+    assert len(error.sentence) < 300
