@@ -18,8 +18,8 @@ from bot.errors import UserError
 from bot.grammar import parse
 from bot.messages import Message
 from store.db import Database
-from store.models import Member, Workspace, utcnow
-from store.repo import Repo, workspace_by_external
+from store.models import Member, utcnow
+from store.repo import Repo, ensure_workspace, workspace_by_external
 
 log = logging.getLogger(__name__)
 
@@ -97,13 +97,9 @@ class Bot:
     async def _register(self, session: AsyncSession, command: Command) -> None:
         """Create the workspace and member on first sight; the first member is the admin."""
         ref = command.workspace
-        workspace = await workspace_by_external(session, ref.platform, ref.external_id)
-        if workspace is None:
-            workspace = Workspace(
-                platform=ref.platform, external_id=ref.external_id, name=ref.name[:200], timezone=self.timezone
-            )
-            session.add(workspace)
-            await session.flush()
+        workspace = await ensure_workspace(
+            session, platform=ref.platform, external_id=ref.external_id, name=ref.name[:200], timezone=self.timezone
+        )
         repo = Repo(session, workspace.id)  # type: ignore[arg-type]
         actor = command.actor
         member = await repo.member_by_external(actor.external_id)

@@ -11,6 +11,8 @@ from collections.abc import Sequence
 from typing import Literal
 
 from sqlalchemy import case, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +27,7 @@ from store.models import (
     Team,
     TeamMembership,
     Workspace,
+    utcnow,
 )
 
 
@@ -40,6 +43,30 @@ async def workspace_by_external(session: AsyncSession, platform: str, external_i
     if session.info.get(WRITES):
         query = query.with_for_update()
     return (await session.exec(query)).first()
+
+
+async def ensure_workspace(
+    session: AsyncSession, *, platform: str, external_id: str, name: str, timezone: str
+) -> Workspace:
+    """The workspace, created if new; safe when several first requests arrive at once."""
+    connection = await session.connection()
+    dialect_insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
+    await connection.execute(
+        dialect_insert(Workspace)
+        .values(
+            platform=platform,
+            external_id=external_id,
+            name=name,
+            timezone=timezone,
+            next_objective_number=1,
+            next_kr_number=1,
+            created_at=utcnow(),
+        )  # fmt: skip
+        .on_conflict_do_nothing(index_elements=["platform", "external_id"])
+    )
+    workspace = await workspace_by_external(session, platform, external_id)
+    assert workspace is not None
+    return workspace
 
 
 class Repo:

@@ -256,17 +256,7 @@ async def test_concurrent_first_commands_of_new_people_register_each_once(db: Da
         assert sorted(m.external_id for m in await repo.members()) == sorted({"alice", *people})
 
 
-async def test_concurrent_first_commands_in_a_new_workspace(
-    db: Database, bot: Bot, request: pytest.FixtureRequest
-) -> None:
-    if not db.is_sqlite:
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                reason="bot/core.py _register inserts the workspace without ON CONFLICT: concurrent first "
-                "commands in a new workspace on PostgreSQL race on uq_workspace_platform_external_id",
-            )
-        )
+async def test_concurrent_first_commands_in_a_new_workspace(db: Database, bot: Bot) -> None:
     replies = await asyncio.gather(*(bot.handle(cmd(f"user{n}", "team list", "fresh")) for n in range(5)))
     assert [r.text for r in replies if r.is_error] == []
     async with db.read() as session:
