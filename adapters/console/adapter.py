@@ -10,19 +10,23 @@ import asyncio
 import contextlib
 import re
 import sys
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
-from bot.render_text import to_text
+from bot.messages import Image
+from bot.render_text import block_text
 
 LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-_MENTION = re.compile(r"(?<![\w<])@([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
+# a mention is the value of an option (--owner @bob); "@bob" inside a note stays text
+_MENTION = re.compile(r"(--[A-Za-z][\w-]*\s+)@([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
 _PREFIX = re.compile(r"^\s*/?okr\b", re.IGNORECASE)
 _QUOTED = re.compile(r'"(?:\\.|[^"\\])*"?|[“„][^”"]*[”"]?|«[^»]*»?')  # as bot.grammar reads quotes
 HISTORY = Path.home() / ".okrbot_history"
+CHARTS = Path(tempfile.gettempdir()) / "okrbot-charts"
 
 
 def local_id(name: str) -> str:
@@ -47,9 +51,10 @@ def to_command(line: str, *, user: str, workspace: str) -> Command:
     mentions: dict[str, str] = {}
 
     def mention(match: re.Match[str]) -> str:
-        external = local_id(match.group(1).rstrip("."))
-        mentions[external] = match.group(1).rstrip(".")
-        return f"<@{external}>" + ("." if match.group(1).endswith(".") else "")
+        name = match.group(2)
+        external = local_id(name.rstrip("."))
+        mentions[external] = name.rstrip(".")
+        return f"{match.group(1)}<@{external}>" + ("." if name.endswith(".") else "")
 
     text = _outside_quotes(text, lambda part: _MENTION.sub(mention, part))
     return Command(
@@ -68,7 +73,16 @@ class ConsoleAdapter:
 
     async def reply(self, line: str) -> str:
         message = await self.bot.handle(to_command(line, user=self.user, workspace=self.workspace))
-        return to_text(message)
+        return "\n".join(
+            self._save(block) if isinstance(block, Image) else block_text(block) for block in message.blocks
+        )
+
+    def _save(self, image: Image) -> str:
+        """A terminal shows no pictures: the chart goes to a file, and the reply names it."""
+        CHARTS.mkdir(parents=True, exist_ok=True)
+        path = CHARTS / image.name
+        path.write_bytes(image.png)
+        return f"  chart: {path} ({image.alt})"
 
     async def run_lines(self, stream: TextIO, out: TextIO) -> None:
         """One command per line (blank lines and ``#`` comments skipped)."""
