@@ -1,0 +1,200 @@
+"""Alignment across the value chain: the ``tree`` and the organisation view (``digest all``)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bot.context import Ctx
+from bot.digest import current_cycle, stage_map
+from bot.messages import Block, Context, Divider, Fields, Header, Message, Span, Spans, Text, UserText, spans
+from bot.progress import WEEK, CycleClock
+from bot.scales import confidence_colour, progress
+from bot.views import Catalog, kr_line
+from store import reports
+from store.models import Capability, KeyResult, Objective, Team
+
+
+def _join(parts: Sequence[Spans]) -> Spans:
+    return spans(*[spans(", " if i else "", p) for i, p in enumerate(parts)])
+
+
+def _link(objective: Objective, teams: dict[int, Team]) -> Spans:
+    team = teams.get(objective.team_id)
+    return spans(f"O-{objective.number} ", UserText(objective.title), f" (team {team.key})" if team else "")
+
+
+def _objective(o: Objective, catalog: Catalog, children: dict[int, list[Objective]]) -> list[Block]:
+    team = catalog.teams.get(o.team_id)
+    head = spans(
+        f"O-{o.number} ",
+        UserText(o.title),
+        f" · team {team.key if team else '?'} · ",
+        catalog.person(o.owner_id),
+        f" · {o.kind}",
+    )
+    blocks: list[Block] = [Text(head, strong=True)]
+    parent = catalog.objectives.get(o.parent_id) if o.parent_id else None
+    if parent is not None:
+        blocks.append(Context(spans("↑ under ", _link(parent, catalog.teams))))
+    below = children.get(o.id, [])  # type: ignore[call-overload]
+    if below:
+        blocks.append(Context(spans("↓ supported by ", _join([_link(c, catalog.teams) for c in below]))))
+    blocks.extend(kr_line(kr, catalog.person(kr.owner_id)) for kr in catalog.krs.get(o.id, []))  # type: ignore[call-overload]
+    return blocks
+
+
+async def tree(ctx: Ctx, team: Team | None) -> Message:
+    cycle = await current_cycle(ctx)
+    everything = await reports.cycle_objectives(ctx.repo, cycle.id)  # type: ignore[arg-type]
+    shown = [o for o in everything if team is None or o.team_id == team.id]
+    catalog = await Catalog.load(ctx.repo, everything)
+    children: dict[int, list[Objective]] = defaultdict(list)
+    for o in everything:
+        if o.parent_id:
+            children[o.parent_id].append(o)
+    capabilities = list(catalog.capabilities.values())
+    stages = sorted((c for c in capabilities if c.parent_id is None), key=lambda c: (c.position, c.key))
+    title = f"Alignment · {cycle.name}" + (f" · team {team.key}" if team else "")
+    blocks: list[Block] = [Header((title,))]
+    if stages:
+        chain = [spans(f"{i}. ", UserText(s.name)) for i, s in enumerate(stages, start=1)]
+        blocks.append(Context(spans("Value chain: ", *[spans(" → " if i else "", c) for i, c in enumerate(chain)])))
+    by_capability: dict[int | None, list[Objective]] = defaultdict(list)
+    for o in shown:
+        by_capability[o.capability_id if o.capability_id in catalog.capabilities else None].append(o)
+    for index, stage in enumerate(stages, start=1):
+        blocks += [Divider(), Text(spans(f"{index}. ", UserText(stage.name)), strong=True)]
+        for o in by_capability.get(stage.id, []):
+            blocks += _objective(o, catalog, children)
+        subs = sorted((c for c in capabilities if c.parent_id == stage.id), key=lambda c: (c.position, c.key))
+        for sub_index, sub in enumerate(subs, start=1):
+            blocks.append(Text(spans(f"{index}.{sub_index} ", UserText(sub.name))))
+            for o in by_capability.get(sub.id, []):
+                blocks += _objective(o, catalog, children)
+        if not by_capability.get(stage.id) and not any(by_capability.get(s.id) for s in subs):
+            blocks.append(Context(("No objective supports this stage" + (" in this team." if team else "."),)))
+    unaligned = by_capability.get(None, [])
+    if unaligned:
+        blocks += [Divider(), Text(("Not aligned to a capability",), strong=True)]
+        for o in unaligned:
+            blocks += _objective(o, catalog, children)
+    if not shown:
+        blocks.append(Text((f"No objectives in {cycle.name} yet.",)))
+    return Message.of(*blocks)
+
+
+def _averages(krs: Sequence[KeyResult]) -> tuple[float | None, float | None]:
+    if not krs:
+        return None, None
+    return (
+        sum(progress(k.start, k.target, k.current) for k in krs) / len(krs),
+        sum(k.confidence for k in krs) / len(krs),
+    )
+
+
+def _figures(objectives: int, krs: Sequence[KeyResult], extra: str = "") -> str:
+    done, confidence = _averages(krs)
+    if done is None or confidence is None:
+        return f"{objectives} objectives · no key results{extra}"
+    dot = {"red": "🔴", "yellow": "🟡", "green": "🟢", "grey": "⚪"}[confidence_colour(round(confidence))]
+    return f"{objectives} objectives · progress {round(done * 100)}% · confidence {confidence:.1f} {dot}{extra}"
+
+
+async def organisation(ctx: Ctx) -> Message:
+    """``digest all``: one line per stage and per team, the cross-team links and the gaps."""
+    repo = ctx.repo
+    cycle = await current_cycle(ctx)
+    clock = CycleClock(cycle, ctx.today)
+    objectives = await reports.cycle_objectives(repo, cycle.id)  # type: ignore[arg-type]
+    krs = await repo.key_results(objective_ids=[o.id for o in objectives]) if objectives else []  # type: ignore[misc]
+    capabilities = await repo.capabilities()
+    teams = {t.id: t for t in await repo.teams()}
+    recent = await reports.check_ins_since(repo, [k.id for k in krs], ctx.now - WEEK)  # type: ignore[misc]
+    owners = await reports.members_by_ids(repo, list({k.owner_id for k in krs}))
+    stages = stage_map(capabilities)
+    by_objective: dict[int, list[KeyResult]] = defaultdict(list)
+    for kr in krs:
+        by_objective[kr.objective_id].append(kr)
+
+    blocks: list[Block] = [Header(("Digest · the whole organisation",)), Context((clock.line(),))]
+    stage_rows: list[tuple[str, Spans]] = []
+    stage_teams: dict[int, set[int]] = defaultdict(set)
+    for o in objectives:
+        if o.capability_id in stages:
+            stage_teams[stages[o.capability_id].id].add(o.team_id)  # type: ignore[arg-type]
+    for index, stage in enumerate(
+        sorted((c for c in capabilities if c.parent_id is None), key=lambda c: (c.position, c.key)), 1
+    ):
+        on_stage = [o for o in objectives if o.capability_id in stages and stages[o.capability_id].id == stage.id]
+        stage_krs = [k for o in on_stage for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
+        team_count = len(stage_teams.get(stage.id, ()))  # type: ignore[arg-type]
+        stage_rows.append((f"{index}. {stage.name}", (_figures(len(on_stage), stage_krs, f" · {team_count} teams"),)))
+    if stage_rows:
+        blocks += [Text(("The value chain",), strong=True), Fields(tuple(stage_rows))]
+
+    checked = {c.key_result_id for c in recent}
+    team_rows: list[tuple[str, Spans]] = []
+    for team in sorted(teams.values(), key=lambda t: t.key):
+        own = [o for o in objectives if o.team_id == team.id]
+        own_krs = [k for o in own for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
+        people = {k.owner_id for k in own_krs if not _away(owners.get(k.owner_id), clock.today)}
+        done = {k.owner_id for k in own_krs if k.id in checked}
+        extra = f" · checked in {len(done & people)}/{len(people)}" if people else ""
+        team_rows.append((team.key, (_figures(len(own), own_krs, extra),)))
+    if team_rows:
+        blocks += [Text(("Teams",), strong=True), Fields(tuple(team_rows))]
+
+    blocks += _links(objectives, teams, await _parents(repo, objectives))
+    blocks += await _gaps(ctx, cycle.id, capabilities, stage_teams, teams)  # type: ignore[arg-type]
+    return Message(blocks=tuple(blocks), visibility="channel")
+
+
+def _away(member, today: dt.date) -> bool:  # type: ignore[no-untyped-def]
+    return bool(member and member.away_until and member.away_until >= today)
+
+
+async def _parents(repo, objectives: list[Objective]) -> dict[int, Objective]:  # type: ignore[no-untyped-def]
+    known = {o.id: o for o in objectives}
+    missing = [o.parent_id for o in objectives if o.parent_id and o.parent_id not in known]
+    if missing:
+        known.update({o.id: o for o in await repo.objectives(ids=missing, include_archived=True)})
+    return known  # type: ignore[return-value]
+
+
+def _links(objectives: list[Objective], teams: dict[int, Team], known: dict[int, Objective]) -> list[Block]:
+    """Which team's objectives support which other team's: the org chart's blind spot."""
+    pairs: dict[tuple[int, int], int] = defaultdict(int)
+    for o in objectives:
+        parent = known.get(o.parent_id) if o.parent_id else None
+        if parent is not None and parent.team_id != o.team_id:
+            pairs[(o.team_id, parent.team_id)] += 1
+    if not pairs:
+        return [Text(("Across teams: no objective supports another team's yet.",))]
+    rows: list[Block] = [Text(("Across teams",), strong=True)]
+    for (child, parent), count in sorted(pairs.items(), key=lambda item: (-item[1], item[0])):
+        a, b = teams.get(child), teams.get(parent)
+        if a and b:
+            rows.append(Context((f"{a.key} → {b.key}: {count} objective{'s' if count > 1 else ''}",)))
+    return rows
+
+
+async def _gaps(
+    ctx: Ctx, cycle_id: int, capabilities: list[Capability], stage_teams: dict[int, set[int]], teams: dict[int, Team]
+) -> list[Block]:
+    unsupported = await reports.unsupported_capabilities(ctx.repo, cycle_id)
+    blocks: list[Block] = [Text(("Gaps",), strong=True)]
+    if unsupported:
+        blocks.append(Context(spans("Nobody supports: ", _join([(UserText(c.name),) for c in unsupported]))))
+    lonely: list[Span | Spans] = []
+    for stage in (c for c in capabilities if c.parent_id is None):
+        fed = stage_teams.get(stage.id, set())  # type: ignore[arg-type]
+        if len(fed) == 1:
+            (only,) = fed
+            lonely.append(spans(UserText(stage.name), f" (only {teams[only].key})" if only in teams else ""))
+    if lonely:
+        blocks.append(Context(spans("Fed by one team alone: ", _join([spans(x) for x in lonely]))))
+    if len(blocks) == 1:
+        blocks.append(Context(("None: every capability is supported by two teams or more.",)))
+    return blocks

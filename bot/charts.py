@@ -1,0 +1,50 @@
+"""The digest's picture: per objective, progress and confidence over the cycle's weeks.
+
+Rendering is CPU work: call :func:`render_async`, which runs it in a thread so the event
+loop keeps answering while a chart is drawn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display needed, and no GUI toolkit imported
+
+from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+
+Series = dict[str, list[tuple[int, float, float]]]  # label → (week, progress 0-1, confidence 0-10)
+
+
+def render(title: str, series: Series, weeks: int) -> bytes:
+    """A PNG with two panels sharing the week axis: progress (%) above, confidence below."""
+    figure = Figure(figsize=(8, 5), dpi=100)
+    progress_axes, confidence_axes = figure.subplots(2, 1, sharex=True)
+    for label, points in series.items():
+        xs = [week for week, _, _ in points]
+        progress_axes.plot(xs, [p * 100 for _, p, _ in points], marker="o", markersize=3, label=label)
+        confidence_axes.plot(xs, [c for _, _, c in points], marker="o", markersize=3, label=label)
+    progress_axes.set_ylabel("progress %")
+    progress_axes.set_ylim(0, 100)
+    confidence_axes.set_ylabel("confidence")
+    confidence_axes.set_ylim(0, 10)
+    confidence_axes.axhspan(0, 3.5, color="#e01e5a", alpha=0.08)
+    confidence_axes.axhspan(3.5, 6.5, color="#ecb22e", alpha=0.08)
+    confidence_axes.axhspan(6.5, 10, color="#2eb67d", alpha=0.08)
+    confidence_axes.set_xlabel("week of the cycle")
+    confidence_axes.set_xlim(0.5, max(weeks, 1) + 0.5)
+    for axes in (progress_axes, confidence_axes):
+        axes.grid(alpha=0.3)
+    if series:
+        progress_axes.legend(loc="upper left", fontsize=8, ncols=min(4, len(series)))
+    figure.suptitle(title)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+async def render_async(title: str, series: Series, weeks: int) -> bytes:
+    return await asyncio.to_thread(render, title, series, weeks)
