@@ -246,7 +246,7 @@ async def team_digest(ctx: Ctx, team: Team, *, chart: bool = True) -> Message:
     ]
     if not order:
         blocks.append(Text((f"Team {team.key} has no objectives in {d.clock.cycle.name}.",)))
-    for index, objective in enumerate(order):
+    for objective in order:
         blocks.append(Divider())
         blocks.extend(_objective_blocks(d, objective))
     blocks += [Divider(), *_participation(d), *_risks(d), *_across_blocks(d)]
