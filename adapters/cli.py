@@ -22,7 +22,7 @@ log = logging.getLogger("okrbot")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
     parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import}")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import,demo}")
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
     chat.add_argument("--user", required=True, help="who you are, e.g. alice")
@@ -40,6 +40,7 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--user", required=True, help="who imports (owner of rows with no owner)")
     imp.add_argument("--workspace", default="local")
     imp.add_argument("--platform", default="local", choices=["local", "slack", "teams"])
+    sub.add_parser("demo", help="load a sample organisation (workspace 'demo') with ten weeks of check-ins")
     return parser
 
 
@@ -54,7 +55,9 @@ def _settings(args: argparse.Namespace) -> Settings:
     try:
         ZoneInfo(settings.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise SystemExit(f"okrbot: OKRBOT_TIMEZONE={settings.timezone!r} is not an IANA timezone like Europe/Paris.") from None
+        raise SystemExit(
+            f"okrbot: OKRBOT_TIMEZONE={settings.timezone!r} is not an IANA timezone like Europe/Paris."
+        ) from None
     return settings
 
 
@@ -72,7 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upgrade(settings.database_url)
     except Exception as exc:  # an unreachable or unwritable database: one sentence, no traceback
-        raise SystemExit(f"okrbot: cannot open the database {redacted(settings.database_url)}: {exc.__class__.__name__}: {exc}") from None
+        raise SystemExit(
+            f"okrbot: cannot open the database {redacted(settings.database_url)}: {exc.__class__.__name__}: {exc}"
+        ) from None
     if args.action == "db":
         print(f"Database {redacted(settings.database_url)} is up to date.")
         return 0
@@ -80,6 +85,8 @@ def main(argv: list[str] | None = None) -> int:
         return _chat(settings, _name(args.user, "--user"), _name(args.workspace, "--workspace"))
     if args.action == "import":
         return asyncio.run(_import(settings, args))
+    if args.action == "demo":
+        return asyncio.run(_demo(settings))
     from adapters.server import serve
 
     return serve(settings, host=args.host, port=args.port)
@@ -101,6 +108,18 @@ def _chat(settings: Settings, user: str, workspace: str) -> int:
     return 0
 
 
+async def _demo(settings: Settings) -> int:
+    from bot.demo import load_demo
+
+    db = Database(settings.database_url)
+    try:
+        print(await load_demo(db, timezone=settings.timezone))
+    finally:
+        await db.dispose()
+    print("Try it: okrbot chat --workspace demo --user <name>, then tree or digest all.")
+    return 0
+
+
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
     from bot.command import Actor, Command, WorkspaceRef
     from bot.core import Bot
@@ -113,7 +132,9 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
     db = Database(settings.database_url)
     try:
         command = Command(
-            workspace=WorkspaceRef(args.platform, args.workspace.lower() if args.platform == "local" else args.workspace, args.workspace),
+            workspace=WorkspaceRef(
+                args.platform, args.workspace.lower() if args.platform == "local" else args.workspace, args.workspace
+            ),
             actor=Actor(args.user.lower() if args.platform == "local" else args.user, args.user),
             text="import csv",
             source="import",
