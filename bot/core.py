@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from bot.command import Command
 from bot.commands.data import import_csv
 from bot.context import Ctx
 from bot.errors import UserError
+from bot.forms import FormErrors, submit_checkins
 from bot.grammar import parse
 from bot.messages import Message
 from store.db import Database
@@ -28,6 +30,12 @@ INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; p
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class FormReply:
+    message: Message
+    errors: dict[str, str] = field(default_factory=dict)  # field name → sentence; empty when recorded
 
 
 class Bot:
@@ -48,6 +56,25 @@ class Bot:
         except Exception:
             log.exception("command failed: %s", parsed_name(command))
             return Message.error(INTERNAL_ERROR)
+
+    async def submit_form(self, command: Command, action: str, values: Mapping[str, str]) -> FormReply:
+        """A submitted form (the check-in form): a confirmation, or the form again with its errors.
+
+        ``values`` maps the form's field names (``KR-7.value``, ``KR-7.confidence``, ``KR-7.note``)
+        to what the person typed; nothing is written unless every field is right.
+        """
+        if action != "checkin":
+            return FormReply(Message.error(f'okrbot has no form called "{action[:40]}".'))
+        try:
+            message = await self._run(command, True, lambda ctx: submit_checkins(ctx, values, source=command.source))
+            return FormReply(message)
+        except FormErrors as exc:
+            return FormReply(Message.of(exc.form), errors=exc.errors)
+        except UserError as exc:
+            return FormReply(Message.error(exc.sentence))
+        except Exception:
+            log.exception("form failed: %s", action)
+            return FormReply(Message.error(INTERNAL_ERROR))
 
     async def import_csv(self, command: Command, text: str) -> tuple[bool, str]:
         """Import a CSV file whole, or nothing of it: (done, the sentence to show)."""

@@ -1,0 +1,84 @@
+"""Submitted forms: the one-click weekly check-in, answered for every key result at once.
+
+Every field is checked before anything is written: a form with one bad value records
+nothing and comes back with an error next to that field (Slack's inline errors, Teams' card
+shown again), so a person never wonders which half of their check-in was saved.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from bot.commands.checkin import checkin_form, record
+from bot.context import Ctx
+from bot.errors import UserError
+from bot.grammar import CONFIDENCE, MAX_NOTE, Number, Token
+from bot.messages import Form, Message, Text, spans
+from bot.views import kr_line, mention
+from store.models import KeyResult
+
+_FIELD = re.compile(r"KR-(\d{1,9})\.(value|confidence|note)")
+
+
+class FormErrors(UserError):
+    """Some fields are wrong: ``errors`` maps field names to one sentence; ``form`` is shown again."""
+
+    def __init__(self, errors: dict[str, str], form: Form) -> None:
+        super().__init__("Some answers need a fix: " + " ".join(errors.values()))
+        self.errors = errors
+        self.form = form
+
+
+@dataclass(frozen=True)
+class Answer:
+    kr: KeyResult
+    value: float
+    confidence: int | None
+    note: str
+
+
+def _convert(kind, text: str, field: str, errors: dict[str, str]):  # type: ignore[no-untyped-def]
+    try:
+        return kind.convert(Token(text.strip(), False, 0, len(text)))
+    except ValueError as exc:
+        errors[field] = str(exc)
+        return None
+
+
+async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -> Message:
+    """Record every answered key result of a check-in form in one transaction, or none."""
+    numbers = sorted({int(m.group(1)) for key in values if (m := _FIELD.fullmatch(key))})
+    if not numbers:
+        raise UserError("The form came back empty; type checkin to get a new one.")
+    errors: dict[str, str] = {}
+    answers: list[Answer] = []
+    krs: list[KeyResult] = []
+    for number in numbers:
+        kr = await ctx.key_result(number)
+        krs.append(kr)
+        ref = f"KR-{number}"
+        raw_value = (values.get(f"{ref}.value") or "").strip()
+        raw_confidence = (values.get(f"{ref}.confidence") or "").strip()
+        note = (values.get(f"{ref}.note") or "").strip()
+        if not raw_value:
+            errors[f"{ref}.value"] = f"Give {ref} a value, like 42."
+            continue
+        value = _convert(Number("<value>", "value"), raw_value, f"{ref}.value", errors)
+        confidence = _convert(CONFIDENCE, raw_confidence, f"{ref}.confidence", errors) if raw_confidence else None
+        if len(note) > MAX_NOTE:
+            errors[f"{ref}.note"] = f"The note is {len(note)} characters long; the most is {MAX_NOTE}."
+        if value is not None:
+            answers.append(Answer(kr, value, confidence, note))
+    if errors:
+        raise FormErrors(errors, checkin_form(krs, errors))
+    blocks = []
+    for answer in answers:
+        await record(ctx, answer.kr, value=answer.value, confidence=answer.confidence, note=answer.note, source=source)
+        blocks.append(kr_line(answer.kr, (mention(ctx.actor),)))
+    count = len(answers)
+    head = Text(
+        spans(f"Checked in {count} key result{'s' if count != 1 else ''}. Thank you, ", mention(ctx.actor), "!")
+    )
+    return Message.of(head, *blocks)
