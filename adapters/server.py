@@ -9,12 +9,15 @@ from aiohttp import web
 from sqlalchemy import text
 
 from adapters.settings import Settings
+from adapters.slack.mount import mount as mount_slack
+from adapters.teams.mount import mount as mount_teams
 from bot.core import Bot
 from store.db import Database, redacted
 
 log = logging.getLogger("okrbot.server")
 DB_KEY = web.AppKey("db", Database)
 BOT_KEY = web.AppKey("bot", Bot)
+SURFACES_KEY = web.AppKey("surfaces", list)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -33,6 +36,7 @@ def build_app(settings: Settings) -> web.Application:
     app[DB_KEY] = db
     app[BOT_KEY] = Bot(db, timezone=settings.timezone)
     app.router.add_get("/healthz", healthz)
+    app[SURFACES_KEY] = [mount_slack(app, settings, app[BOT_KEY]), mount_teams(app, settings, app[BOT_KEY])]
 
     async def close(_app: web.Application) -> None:
         await db.dispose()
@@ -44,6 +48,8 @@ def build_app(settings: Settings) -> web.Application:
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:
     host, port = host or settings.host, port or settings.port
     log.info("database %s", redacted(settings.database_url))
-    log.info("slack: %s", "on" if settings.slack.enabled else "off (SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN not set)")
-    web.run_app(build_app(settings), host=host, port=port, print=lambda _: log.info("listening on http://%s:%d", host, port))
+    app = build_app(settings)
+    for line in app[SURFACES_KEY]:
+        log.info("%s", line)
+    web.run_app(app, host=host, port=port, print=lambda _: log.info("listening on http://%s:%d", host, port))
     return 0

@@ -1,0 +1,1 @@
+"""Slack: slack-bolt's async app behind aiohttp at POST /slack/events."""

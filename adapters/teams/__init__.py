@@ -1,0 +1,1 @@
+"""Microsoft Teams: botbuilder's CloudAdapter behind aiohttp at POST /api/messages."""
