@@ -13,7 +13,7 @@ import io
 from dataclasses import dataclass, field
 
 from bot.errors import UserError
-from bot.grammar import CONFIDENCE, CYCLE, KEY, MAX_TITLE, Date, Number, Ref, Score, Token
+from bot.grammar import CONFIDENCE, CYCLE, KEY, MAX_TITLE, MAX_UNIT, UNIT, Date, Number, Ref, Score, Token
 
 COLUMNS = [
     "cycle", "cycle_start", "cycle_end", "team", "team_name",
@@ -97,6 +97,12 @@ def _text(row: dict[str, str], name: str, limit: int = MAX_TITLE, required: bool
     return text
 
 
+def _unit(row: dict[str, str]) -> str:
+    """Units follow the grammar's rule (one short word, no markup characters)."""
+    text = _text(row, "unit", MAX_UNIT)
+    return _value(UNIT, text) if text else ""
+
+
 def _yes(row: dict[str, str], name: str) -> bool:
     text = (row.get(name) or "").strip().lower()
     if text not in ("", "yes", "no", "true", "false", "1", "0"):
@@ -150,7 +156,7 @@ def _kr(line: int, row: dict[str, str]) -> KrRow | None:
     score = _value(Score(), row["score"]) if (row.get("score") or "").strip() else None
     return KrRow(
         line=line, number=_value(Ref("KR"), ref)[1] if ref else None, title=title,
-        owner=_text(row, "kr_owner", 128), unit=_text(row, "unit", 40), start=start, target=target,
+        owner=_text(row, "kr_owner", 128), unit=_unit(row), start=start, target=target,
         current=current, confidence=confidence, score=score, archived=_yes(row, "kr_archived"),
     )  # fmt: skip
 

@@ -36,9 +36,7 @@ async def require_key_result(ctx: Ctx, kr: KeyResult, objective: Objective, acti
 
 async def require_objective(ctx: Ctx, objective: Objective, action: str) -> None:
     if not await may_change_objective(ctx, objective):
-        raise Forbidden(
-            f"Only the owner of O-{objective.number}, the team lead or a workspace admin may {action} it."
-        )
+        raise Forbidden(f"Only the owner of O-{objective.number}, the team lead or a workspace admin may {action} it.")
 
 
 def require_admin(ctx: Ctx, action: str) -> None:

@@ -85,7 +85,7 @@ def average_progress(krs: Iterable[KeyResult]) -> float | None:
 
 
 def objective_summary(objective: Objective, catalog: Catalog) -> Spans:
-    """"team · cycle · capability · committed · parent" under an objective's title."""
+    """ "team · cycle · capability · committed · parent" under an objective's title."""
     team = catalog.teams.get(objective.team_id)
     cycle = catalog.cycles.get(objective.cycle_id)
     capability = catalog.capabilities.get(objective.capability_id) if objective.capability_id else None
@@ -117,7 +117,7 @@ def objective_blocks(objective: Objective, catalog: Catalog) -> list[Block]:
     blocks: list[Block] = [Text(title, strong=True), Context(objective_summary(objective, catalog))]
     blocks.extend(kr_line(kr, catalog.person(kr.owner_id)) for kr in krs)
     if not krs:
-        blocks.append(Context((f"No key results yet: kr add {objective_ref(objective)} \"<title>\" --target <num>",)))
+        blocks.append(Context((f'No key results yet: kr add {objective_ref(objective)} "<title>" --target <num>',)))
     return blocks
 
 

@@ -159,6 +159,9 @@ class Repo:
     async def cycles(self) -> list[Cycle]:
         return await self._all(select(Cycle).order_by(Cycle.starts_on, Cycle.name))
 
+    async def cycle_by_id(self, cycle_id: int) -> Cycle | None:
+        return await self._one(select(Cycle).where(Cycle.id == cycle_id))
+
     async def open_cycle_on(self, day: dt.date) -> Cycle | None:
         return await self._one(
             select(Cycle)

@@ -195,6 +195,16 @@ async def test_cycle_close_is_for_admins(ok, refused):
     await refused("alice", "cycle close nope", 'There is no cycle "nope"')
 
 
+async def test_a_closed_cycle_takes_no_more_check_ins(ok, refused):
+    await ok("alice", 'team add growth "Growth"')
+    await ok("alice", "cycle add 2026-H2 2026-07-01 2026-12-31")
+    await ok("alice", 'objective add "Grow" --team growth --cycle 2026-H2')
+    await ok("alice", 'kr add O-1 "Active teams" --target 100')
+    await ok("alice", "cycle close 2026-H2")
+    await refused("alice", "checkin KR-1 40 7", "Cycle 2026-H2 is closed", "grade it instead")
+    await ok("alice", "grade KR-1 0.4", "Graded KR-1")
+
+
 # objectives ----------------------------------------------------------------------------------
 
 

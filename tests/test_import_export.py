@@ -224,6 +224,7 @@ BAD_FILES = {
     "long kr title": (bad(kr_title="y" * 201), 3, "kr_title is 201 characters long; the most is 200"),
     "bad kind": (bad(kind="stretch"), 3, 'kind must be "committed" or "aspirational"'),
     "bad team key": (bad(team="Growth Team"), 3, "key is a short slug"),
+    "unit with markup": (bad(unit="<!channel>"), 3, "without < > & or `"),
     "empty title": (bad(objective_title=""), 3, "objective_title column is empty"),
     "kr without title": (bad(kr="KR-9", kr_title=""), 3, "kr_title column is empty"),
     "bad objective id": (bad(objective="Objective 1"), 3, "Expected an id like O-12"),

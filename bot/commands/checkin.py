@@ -20,6 +20,9 @@ async def record(ctx: Ctx, kr: KeyResult, *, value: float, confidence: int | Non
     await require_key_result(ctx, kr, objective, "check in on")
     if kr.archived:
         raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
+    cycle = await ctx.repo.cycle_by_id(objective.cycle_id)
+    if cycle is not None and cycle.closed:
+        raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
     confidence = kr.confidence if confidence is None else confidence
     check_in = await ctx.repo.add(
         CheckIn(
@@ -56,8 +59,17 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
                 ref=ref,
                 title=spans(f"{ref} ", UserText(kr.title), f" · target {number(kr.target)}{unit}"),
                 fields=(
-                    FormField(f"{ref}.value", f"Value{unit}", "number", number(kr.current), error=errors.get(f"{ref}.value")),
-                    FormField(f"{ref}.confidence", "Confidence 0–10", "choice", str(kr.confidence), CHOICES, error=errors.get(f"{ref}.confidence")),
+                    FormField(
+                        f"{ref}.value", f"Value{unit}", "number", number(kr.current), error=errors.get(f"{ref}.value")
+                    ),
+                    FormField(
+                        f"{ref}.confidence",
+                        "Confidence 0–10",
+                        "choice",
+                        str(kr.confidence),
+                        CHOICES,
+                        error=errors.get(f"{ref}.confidence"),
+                    ),
                     FormField(f"{ref}.note", "Note", "text", optional=True, error=errors.get(f"{ref}.note")),
                 ),
             )
@@ -76,7 +88,11 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
     writes=True,
 )
 async def checkin(
-    ctx: Ctx, kr: tuple[str, int] | None = None, value: float | None = None, confidence: int | None = None, note: str = ""
+    ctx: Ctx,
+    kr: tuple[str, int] | None = None,
+    value: float | None = None,
+    confidence: int | None = None,
+    note: str = "",
 ) -> Message:
     if kr is None:
         krs = await my_key_results(ctx)

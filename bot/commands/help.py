@@ -7,7 +7,21 @@ from bot.errors import UserError
 from bot.grammar import REGISTRY, Arg, Title, command
 from bot.messages import Context, Fields, Header, Message
 
-ORDER = ["checkin", "list", "show", "objective", "kr", "grade", "archive", "team", "capability", "cycle", "export", "import", "help"]
+ORDER = [
+    "checkin",
+    "list",
+    "show",
+    "objective",
+    "kr",
+    "grade",
+    "archive",
+    "team",
+    "capability",
+    "cycle",
+    "export",
+    "import",
+    "help",
+]
 
 
 @command("help", "[command]", "What okrbot can do.", Arg("topic", Title("[command]", "command"), required=False))
@@ -27,5 +41,7 @@ async def help_command(ctx: Ctx, topic: str | None = None) -> Message:
     return Message.of(
         Header(("okrbot: OKR check-ins where your team talks",)),
         Fields(tuple(rows)),
-        Context(('Titles with spaces go in double quotes. People are @mentions. Type "help <command>" for one command.',)),
+        Context(
+            ('Titles with spaces go in double quotes. People are @mentions. Type "help <command>" for one command.',)
+        ),
     )

@@ -15,7 +15,9 @@ from store.models import Capability, Cycle, Team, TeamMembership
 NAME = Title('"<name>"', "name")
 
 
-@command("team add", '<key> "<name>"', "Create a team; you become its lead.", Arg("key", KEY), Arg("name", NAME), writes=True)
+@command(
+    "team add", '<key> "<name>"', "Create a team; you become its lead.", Arg("key", KEY), Arg("name", NAME), writes=True
+)
 async def team_add(ctx: Ctx, key: str, name: str) -> Message:
     if await ctx.repo.team(key) is not None:
         raise UserError(f'A team "{key}" already exists; pick another key or `team join {key}`.')
@@ -67,12 +69,16 @@ async def team_list(ctx: Ctx) -> Message:
     position=Flag(Integer("N", "position", 1, 1000)),
     parent=Flag(KEY),
 )
-async def capability_add(ctx: Ctx, key: str, name: str, position: int | None = None, parent: str | None = None) -> Message:
+async def capability_add(
+    ctx: Ctx, key: str, name: str, position: int | None = None, parent: str | None = None
+) -> Message:
     if await ctx.repo.capability(key) is not None:
         raise UserError(f'A capability "{key}" already exists; `capability list` shows them.')
     parent_row = await ctx.capability(parent) if parent else None
     if parent_row is not None and parent_row.parent_id is not None:
-        raise UserError(f"{parent} is itself a sub-capability; a sub-capability's parent must be a stage of the value chain.")
+        raise UserError(
+            f"{parent} is itself a sub-capability; a sub-capability's parent must be a stage of the value chain."
+        )
     parent_id = parent_row.id if parent_row else None
     siblings = [c for c in await ctx.repo.capabilities() if c.parent_id == parent_id]
     if position is None or position > len(siblings):
@@ -95,7 +101,9 @@ def value_chain(capabilities: list[Capability]) -> list[tuple[Capability, list[C
 async def capability_list(ctx: Ctx) -> Message:
     chain = value_chain(await ctx.repo.capabilities())
     if not chain:
-        return Message.of(Text(('No capabilities yet: add the stages of your value chain with capability add <key> "<name>".',)))
+        return Message.of(
+            Text(('No capabilities yet: add the stages of your value chain with capability add <key> "<name>".',))
+        )
     blocks = [Header(("Value chain",))]
     for stage, subs in chain:
         blocks.append(Text(spans(f"{stage.position}. ", UserText(stage.name), f" ({stage.key})"), strong=True))
@@ -127,9 +135,7 @@ async def cycle_list(ctx: Ctx) -> Message:
     cycles = await ctx.repo.cycles()
     if not cycles:
         return Message.of(Text(("No cycles yet: the current quarter is created with the first objective.",)))
-    rows = tuple(
-        (c.name, (f"{c.starts_on} to {c.ends_on}" + (" · closed" if c.closed else ""),)) for c in cycles
-    )
+    rows = tuple((c.name, (f"{c.starts_on} to {c.ends_on}" + (" · closed" if c.closed else ""),)) for c in cycles)
     return Message.of(Header(("Cycles",)), Fields(rows))
 
 

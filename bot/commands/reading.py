@@ -38,7 +38,9 @@ async def list_mine(ctx: Ctx) -> Message:
     objectives = await _open_objectives(ctx)
     mine_by_kr = {kr.objective_id for kr in await ctx.repo.key_results(owner_id=ctx.actor.id)}
     objectives = [o for o in objectives if o.owner_id == ctx.actor.id or o.id in mine_by_kr]
-    return await _view(ctx, "Your OKRs", objectives, 'You own no objectives or key results yet: objective add "<title>" --team <key>.')
+    return await _view(
+        ctx, "Your OKRs", objectives, 'You own no objectives or key results yet: objective add "<title>" --team <key>.'
+    )
 
 
 @command("list team", "<key>", "A team's objectives.", Arg("key", KEY))
@@ -48,7 +50,9 @@ async def list_team(ctx: Ctx, key: str) -> Message:
     return await _view(ctx, f"Team {key}", objectives, f"Team {key} has no objectives in an open cycle yet.")
 
 
-@command("list capability", "<key>", "The objectives that support a capability (and its sub-capabilities).", Arg("key", KEY))
+@command(
+    "list capability", "<key>", "The objectives that support a capability (and its sub-capabilities).", Arg("key", KEY)
+)
 async def list_capability(ctx: Ctx, key: str) -> Message:
     capability = await ctx.capability(key)
     ids = [c.id for c in await ctx.repo.capabilities() if c.id == capability.id or c.parent_id == capability.id]
@@ -78,7 +82,10 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
         ("Owner", (mention(owner),) if owner else ("nobody",)),
         ("Start → target", (f"{number(kr.start)} → {number(kr.target)} {kr.unit}".rstrip(),)),
         ("Confidence", (confidence_text(kr.confidence),)),
-        ("Pace", (f"{pace(value, share)} ({round(value * 100)}% done, {round(share * 100)}% of {cycle.name} elapsed)",)),
+        (
+            "Pace",
+            (f"{pace(value, share)} ({round(value * 100)}% done, {round(share * 100)}% of {cycle.name} elapsed)",),
+        ),
     ]
     if kr.score is not None:
         fields.append(("Score", (f"{kr.score:.2f}",)))
@@ -121,5 +128,9 @@ async def _show_objective(ctx: Ctx, objective: Objective) -> Message:
         blocks.append(Text(("Supported by",), strong=True))
         child_catalog = await Catalog.load(ctx.repo, children)
         for child in children:
-            blocks.append(Context(spans(f"O-{child.number} ", UserText(child.title), " · ", objective_summary(child, child_catalog))))
+            blocks.append(
+                Context(
+                    spans(f"O-{child.number} ", UserText(child.title), " · ", objective_summary(child, child_catalog))
+                )
+            )
     return Message.of(*blocks)
