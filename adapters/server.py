@@ -8,9 +8,11 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
+from adapters.metrics import install as install_metrics
 from adapters.settings import Settings
 from adapters.slack.mount import mount as mount_slack
 from adapters.teams.mount import mount as mount_teams
+from adapters.webchat.mount import mount as mount_webchat
 from bot.core import Bot
 from store.db import Database, redacted
 
@@ -36,7 +38,12 @@ def build_app(settings: Settings) -> web.Application:
     app[DB_KEY] = db
     app[BOT_KEY] = Bot(db, timezone=settings.timezone)
     app.router.add_get("/healthz", healthz)
-    app[SURFACES_KEY] = [mount_slack(app, settings, app[BOT_KEY]), mount_teams(app, settings, app[BOT_KEY])]
+    install_metrics(app)
+    app[SURFACES_KEY] = [
+        mount_slack(app, settings, app[BOT_KEY]),
+        mount_teams(app, settings, app[BOT_KEY]),
+        mount_webchat(app, settings, app[BOT_KEY]),
+    ]
 
     async def close(_app: web.Application) -> None:
         await db.dispose()
