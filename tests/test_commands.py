@@ -704,3 +704,14 @@ async def test_same_team_added_twice_at_once(bot, chat):
     )
     assert sorted(r.is_error for r in replies) == [False, True]
     assert 'A team "growth" already exists' in next(r.text for r in replies if r.is_error)
+
+
+async def test_objectives_and_key_results_are_dated_by_the_bot_clock(ok, db, clock):
+    clock.now = clock.now.replace(year=2026, month=10, day=2)
+    await ok("alice", 'team add growth "Growth"')
+    await ok("alice", 'objective add "Grow" --team growth')
+    await ok("alice", 'kr add O-1 "Active teams" --target 100')
+    async with db.engine.connect() as connection:
+        rows = (await connection.execute(select(metadata.tables["objective"].c.created_at))).all()
+        krs = (await connection.execute(select(metadata.tables["key_result"].c.created_at))).all()
+    assert [r[0] for r in rows] == [clock.now] and [r[0] for r in krs] == [clock.now]

@@ -271,3 +271,10 @@ def test_the_interactive_repl_answers_and_leaves_on_exit(tmp_path: Path) -> None
             process.kill()
         os.close(leader)
     assert (tmp_path / ".okrbot_history").exists()
+
+
+def test_a_lower_case_login_does_not_rename_the_member():
+    from adapters.console.adapter import to_command
+
+    assert to_command("help", user="amelie", workspace="demo").actor.display_name == ""
+    assert to_command("help", user="Amelie", workspace="demo").actor.display_name == "Amelie"

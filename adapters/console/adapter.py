@@ -59,7 +59,9 @@ def to_command(line: str, *, user: str, workspace: str) -> Command:
     text = _outside_quotes(text, lambda part: _MENTION.sub(mention, part))
     return Command(
         workspace=WorkspaceRef("local", local_id(workspace), workspace),
-        actor=Actor(local_id(user), user),
+        # a login typed in lower case says nothing about how the person writes their name:
+        # keep the name the workspace knows (the demo's "Amélie Laurent" logs in as amelie)
+        actor=Actor(local_id(user), "" if user == local_id(user) else user),
         text=text,
         channel="console",
         source="console",

@@ -51,6 +51,7 @@ async def objective_add(
             capability_id=capability_row.id if capability_row else None,
             parent_id=parent_row.id if parent_row else None,
             kind="aspirational" if aspirational else "committed",
+            created_at=ctx.now,
         )
     )
     ref = f"O-{objective.number}"
@@ -101,6 +102,8 @@ async def kr_add(
             current=start,
             unit=unit,
             confidence=CONFIDENCE_START,
+            created_at=ctx.now,
+            updated_at=ctx.now,
         )
     )
     return Message.of(
