@@ -1,0 +1,250 @@
+"""The Slack surface: slack-bolt's async app, its listeners, and how replies reach people.
+
+Bolt verifies every request's signature (401 otherwise) and authorizes it; the listeners here
+only translate (adapters/slack/translate.py), ask the core, and render (adapters/slack/render.py).
+Every command is acknowledged within Slack's 3 seconds: a reply ready in time rides on the ack,
+anything slower (digests, exports, a busy database) follows through response_url or the API.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack import render, translate
+from adapters.slack.outbound import open_dm, post, upload_attachments
+from bot.command import Actor, Command, WorkspaceRef
+from bot.core import Bot
+from bot.messages import Actions, Button, File, Form, Header, Image, Message, Text
+
+log = logging.getLogger(__name__)
+
+#: Commands whose work may take longer than Slack waits for the ack.
+SLOW = {"digest", "export", "tree"}
+ACK_BUDGET = 2.0  # seconds a fast command may take before its reply goes through response_url
+MAX_RESPONSES = 5  # response_url accepts five uses
+IDENTITY_TTL = 600.0
+SEEN_EVENTS = 10_000
+
+
+class Identities:
+    """users.info answers (name, timezone, admin), kept for ten minutes."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[tuple[str, str], tuple[float, Actor]] = OrderedDict()
+
+    async def actor(self, client: AsyncWebClient, team_id: str, user_id: str) -> Actor:
+        key = (team_id, user_id)
+        hit = self._cache.get(key)
+        if hit is not None and hit[0] > time.monotonic():
+            return hit[1]
+        try:
+            response = await client.users_info(user=user_id)
+        except SlackApiError as exc:
+            log.warning("users.info failed for %s: %s", user_id, _error(exc))
+            return Actor(user_id)
+        actor = translate.actor_from_user(response["user"])
+        self._cache[key] = (time.monotonic() + IDENTITY_TTL, actor)
+        while len(self._cache) > 10_000:
+            self._cache.popitem(last=False)
+        return actor
+
+
+class SlackAdapter:
+    def __init__(self, bot: Bot, app: AsyncApp) -> None:
+        self.bot = bot
+        self.app = app
+        self.identities = Identities()
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        app.use(self._skip_repeated_events)
+        app.command("/okr")(self.on_command)
+        app.action({"action_id": _prefix(render.CHECKIN_ACTION)})(self.on_checkin_button)
+        app.action({"action_id": _prefix(render.RUN_ACTION)})(self.on_run_button)
+        app.view_submission(render.CHECKIN_CALLBACK)(self.on_checkin_submit)
+        app.event("app_home_opened")(self.on_home_opened)
+
+    # --- identity ------------------------------------------------------------------------------
+
+    async def command(self, client: AsyncWebClient, payload: dict[str, Any], text: str | None = None) -> Command:
+        base = translate.to_command(payload, text=text)
+        actor = await self.identities.actor(client, base.workspace.external_id, base.actor.external_id)
+        mentions = dict(base.mentions)
+        for user_id, name in list(mentions.items())[:5]:
+            if not name:
+                mentions[user_id] = (
+                    await self.identities.actor(client, base.workspace.external_id, user_id)
+                ).display_name
+        return Command(base.workspace, actor, base.text, base.channel, base.source, mentions)
+
+    # --- listeners -----------------------------------------------------------------------------
+
+    async def _skip_repeated_events(self, body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002
+        """Slack retries an event it thinks we missed (X-Slack-Retry-Num): run each event once."""
+        event_id = body.get("event_id") if isinstance(body, dict) else None
+        if event_id:
+            if event_id in self._seen:
+                log.info("event %s seen already: not run again", event_id)
+                return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
+            self._seen[event_id] = None
+            while len(self._seen) > SEEN_EVENTS:
+                self._seen.popitem(last=False)
+        return await next()
+
+    async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
+        cmd = await self.command(client, command)
+        target = translate.checkin_target(cmd.text)
+        if target is not None and command.get("trigger_id"):
+            await self._open_checkin(ack, client, cmd, command["trigger_id"], target)
+            return
+        work = asyncio.ensure_future(self.bot.handle(cmd))
+        first = cmd.text.split()[0].lower() if cmd.text.split() else ""
+        if first not in SLOW:
+            done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET)
+            if done and work.result().visibility == "private" and not _attachments(work.result()):
+                parts = render.to_messages(work.result())[:MAX_RESPONSES]
+                await ack(response_type="ephemeral", **parts[0]) if parts else await ack()
+                for part in parts[1:]:
+                    await respond(response_type="ephemeral", replace_original=False, **part)
+                return
+        await ack()
+        await self._deliver(client, respond, cmd, await work)
+
+    async def _deliver(self, client: AsyncWebClient, respond: Any, cmd: Command, message: Message) -> None:
+        """A reply after the ack: digests to the channel, files to a DM, the rest ephemeral."""
+        try:
+            if message.visibility == "channel" and cmd.channel:
+                try:
+                    await post(client, cmd.channel, message)
+                    return
+                except SlackApiError as exc:  # not in the channel, a DM with someone else…
+                    log.info("posting to %s failed (%s): answering in place", cmd.channel, _error(exc))
+                    for part in render.to_messages(message)[:MAX_RESPONSES]:
+                        await respond(response_type="in_channel", replace_original=False, **part)
+                    return
+            parts = render.to_messages(message)
+            if _attachments(message):
+                dm = await open_dm(client, cmd.actor.external_id)
+                await upload_attachments(client, dm, message, thread_ts=None)
+                parts = parts or [{"text": "Sent to you in a direct message from okrbot."}]
+            for part in parts[:MAX_RESPONSES]:
+                await respond(response_type="ephemeral", replace_original=False, **part)
+        except SlackApiError as exc:
+            log.warning("a reply could not be delivered: %s", _error(exc))
+
+    async def _open_checkin(self, ack: Any, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str) -> None:
+        await ack()
+        message = await self.bot.handle(Command(cmd.workspace, cmd.actor, "checkin", cmd.channel, cmd.source))
+        form = next((b for b in message.blocks if isinstance(b, Form)), None)
+        if form is not None and ref:
+            groups = tuple(g for g in form.groups if g.ref == ref)
+            if not groups:
+                message, form = _not_yours(ref), None
+            else:
+                form = Form(form.title, groups, form.submit_label, form.action)
+        if form is not None:
+            view = render.checkin_modal(form, {"channel": cmd.channel})
+        else:
+            view = render.info_modal("Check-in", message)
+        try:
+            await client.views_open(trigger_id=trigger_id, view=view)
+        except SlackApiError as exc:
+            log.warning("views.open failed: %s", _error(exc))
+
+    async def on_checkin_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
+        cmd = await self.command(client, body, text="checkin")
+        await self._open_checkin(ack, client, cmd, body.get("trigger_id", ""), str(action.get("value") or ""))
+
+    async def on_run_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any):
+        words = str(action.get("value") or "")
+        cmd = await self.command(client, body, text=words)
+        target = translate.checkin_target(cmd.text)
+        if target is not None and body.get("trigger_id"):
+            await self._open_checkin(ack, client, cmd, body["trigger_id"], target)
+            return
+        await ack()
+        message = await self.bot.handle(cmd)
+        if body.get("response_url"):
+            await self._deliver(client, respond, cmd, message)
+        else:  # the Home tab has no response_url: answer in a DM
+            await self._send_dm(client, cmd.actor.external_id, message)
+
+    async def on_checkin_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        cmd = await self.command(client, body, text="checkin")
+        reply = await self.bot.submit_form(cmd, "checkin", translate.form_values(view))
+        if reply.errors:
+            errors = {name[:255]: sentence[:2000] for name, sentence in reply.errors.items()}
+            await ack(response_action="errors", errors=errors)
+            return
+        if reply.message.is_error:
+            await ack(response_action="update", view=render.info_modal("Check-in", reply.message))
+            return
+        await ack()
+        channel = translate.metadata(view).get("channel", "")
+        user = cmd.actor.external_id
+        if channel:
+            try:
+                for part in render.to_messages(reply.message)[:MAX_RESPONSES]:
+                    await client.chat_postEphemeral(channel=channel, user=user, **part)
+                return
+            except SlackApiError as exc:
+                log.info("ephemeral confirmation failed (%s): sent as a DM", _error(exc))
+        await self._send_dm(client, user, reply.message)
+
+    async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        payload = {"team_id": body.get("team_id", ""), "user_id": event.get("user", "")}
+        cmd = await self.command(client, payload, text="list mine")
+        intro = Message.of(
+            Header(("Your OKRs",)),
+            Text(("Your key results, with their progress and confidence; check in on all of them at once:",)),
+            Actions((Button("Check in", "checkin", "primary"),)),
+        )
+        mine = await self.bot.handle(cmd)
+        teams = await self.bot.handle(Command(cmd.workspace, cmd.actor, "team list", "", cmd.source))
+        try:
+            await client.views_publish(user_id=cmd.actor.external_id, view=render.home_view([intro, mine, teams]))
+        except SlackApiError as exc:
+            log.warning("views.publish failed: %s", _error(exc))
+
+    async def _send_dm(self, client: AsyncWebClient, user_id: str, message: Message) -> None:
+        try:
+            await post(client, await open_dm(client, user_id), message)
+        except SlackApiError as exc:
+            log.warning("a direct message could not be sent: %s", _error(exc))
+
+
+def _prefix(action_id: str) -> Any:
+    import re
+
+    return re.compile(rf"^{re.escape(action_id)}(:.*)?$")
+
+
+def _attachments(message: Message) -> bool:
+    return any(isinstance(b, Image | File) for b in message.blocks)
+
+
+def _not_yours(ref: str) -> Message:
+    return Message.error(f"{ref} is not one of your active key results; /okr checkin {ref} <value> still works.")
+
+
+def _error(exc: SlackApiError) -> str:
+    data = getattr(exc.response, "data", None)
+    return (
+        str(data.get("error", "unknown"))[:60]
+        if isinstance(data, dict)
+        else f"HTTP {getattr(exc.response, 'status_code', '?')}"
+    )
+
+
+def workspace_of(team_id: str) -> WorkspaceRef:
+    return WorkspaceRef("slack", team_id)

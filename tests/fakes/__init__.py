@@ -1,0 +1,1 @@
+"""Fakes of the outside world (platform HTTP APIs) for the tests."""

@@ -1,0 +1,211 @@
+"""The Slack surface end to end: signed requests into the real server app, the fake Slack API behind."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from fakes.slack_api import SECRET, TOKEN, FakeSlack, SlackClient, sign
+from sqlalchemy import text
+
+from adapters.server import build_app
+from adapters.settings import Settings, SlackSettings
+from store.db import Database
+
+
+def settings_for(db_url: str, fake: FakeSlack, **slack: Any) -> Settings:
+    values = {"SLACK_SIGNING_SECRET": SECRET, "SLACK_BOT_TOKEN": TOKEN, "OKRBOT_SLACK_API_URL": fake.api_url, **slack}
+    return Settings(database_url=db_url, slack=SlackSettings(**values))
+
+
+async def start(db_url: str, fake: FakeSlack, **slack: Any) -> SlackClient:
+    app = build_app(settings_for(db_url, fake, **slack))
+    http = TestClient(TestServer(app, host="127.0.0.1"))
+    await http.start_server()
+    return SlackClient(http, fake)
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeSlack]:
+    fake = await FakeSlack().start()
+    fake.add_user("UALICE", "Alice", tz="Europe/Paris", admin=True)
+    fake.add_user("UBOB", "Bob", tz="America/New_York")
+    yield fake
+    await fake.close()
+
+
+@pytest.fixture
+async def slack(db_url: str, fake: FakeSlack) -> AsyncIterator[SlackClient]:
+    client = await start(db_url, fake)
+    yield client
+    await client.http.close()
+
+
+async def count(db_url: str, table: str) -> int:
+    db = Database(db_url)
+    try:
+        async with db.read() as session:
+            return (await session.exec(text(f"SELECT count(*) FROM {table}"))).one()[0]  # type: ignore[call-overload]
+    finally:
+        await db.dispose()
+
+
+def reply_text(reply) -> str:
+    return json.dumps(reply, ensure_ascii=False)
+
+
+async def setup_okrs(slack: SlackClient) -> None:
+    for line in (
+        'team add growth "Growth"',
+        "team join growth",
+        'objective add "Grow &lt;!channel&gt; usage" --team growth',
+        'kr add O-1 "Active teams" --target 100 --unit users',
+    ):
+        reply = await slack.slash("UALICE", line)
+        assert reply["response_type"] == "ephemeral", reply
+
+
+async def test_slash_commands_are_acked_with_ephemeral_replies(slack: SlackClient, fake: FakeSlack, db_url: str):
+    started = time.monotonic()
+    reply = await slack.slash("UALICE", "help")
+    assert time.monotonic() - started < 3
+    assert reply["response_type"] == "ephemeral" and reply["blocks"]
+    await setup_okrs(slack)
+    reply = await slack.slash("UALICE", "checkin KR-1 40 7 good week")
+    assert "KR-1" in reply_text(reply) and reply["response_type"] == "ephemeral"
+    assert await count(db_url, "check_in") == 1
+    for line in ("list", "list all", "show KR-1", "show O-1", "team list", "capability list", "cycle list"):
+        reply = await slack.slash("UALICE", line)
+        assert reply["response_type"] == "ephemeral" and reply["blocks"], line
+    # identity from users.info, cached: one call per person
+    assert [c.args["user"] for c in fake.of("users.info")].count("UALICE") == 1
+
+
+async def test_escaping_and_mentions(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    reply = await slack.slash("UALICE", "show O-1")
+    rendered = reply_text(reply)
+    assert "<!channel>" not in rendered and "&lt;!channel&gt;" in rendered
+    reply = await slack.slash("UALICE", 'kr add O-1 "Signups" --target 10 --owner <@UBOB|bob>')
+    assert reply["response_type"] == "ephemeral"
+    reply = await slack.slash("UALICE", "show KR-2")
+    assert "<@UBOB>" in reply_text(reply)  # a real mention of Bob, by id
+
+
+async def test_bad_command_gets_one_clear_ephemeral_sentence(slack: SlackClient):
+    reply = await slack.slash("UALICE", "checkin KR-99 x")
+    assert reply["response_type"] == "ephemeral" and ("KR-99" in reply_text(reply) or "value" in reply_text(reply))
+    reply = await slack.slash("UALICE", "frobnicate")
+    assert reply["response_type"] == "ephemeral" and "frobnicate" in reply_text(reply)
+
+
+async def test_digest_is_posted_in_channel_with_chart_in_thread(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    await slack.slash("UALICE", "checkin KR-1 40 7")
+    reply = await slack.slash("UALICE", "digest team growth")
+    assert reply == ""  # acked at once; the digest follows
+    posts = await fake.wait_for("chat.postMessage")
+    assert posts[0].args["channel"] == "C1" and posts[0].args["blocks"]
+    await fake.wait_for("files.completeUploadExternal")
+    complete = fake.of("files.completeUploadExternal")[0].args
+    assert complete["channel_id"] == "C1" and complete["thread_ts"].startswith("1700000000.")  # in the thread
+    assert fake.of("upload")[0].args["body"].startswith(b"\x89PNG")
+
+
+async def test_export_is_uploaded_as_a_file_in_a_dm(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    await slack.slash("UALICE", "export csv")
+    await fake.wait_for("files.completeUploadExternal")
+    assert fake.of("conversations.open")[0].args["users"] == "UALICE"
+    assert b"Active teams" in fake.of("upload")[0].args["body"]
+    notes = await fake.wait_for("response_url")
+    assert notes[-1].args["response_type"] == "ephemeral"
+
+
+async def test_checkin_modal_round_trip_with_field_errors(slack: SlackClient, fake: FakeSlack, db_url: str):
+    await setup_okrs(slack)
+    assert await slack.slash("UALICE", "checkin") == ""
+    opened = (await fake.wait_for("views.open"))[0].args
+    assert opened["trigger_id"] == "trig-UALICE"
+    view = opened["view"]
+    assert {b.get("block_id") for b in view["blocks"]} >= {"KR-1.value", "KR-1.confidence", "KR-1.note"}
+    response = await slack.submit("UALICE", view, {"KR-1.value": "lots", "KR-1.confidence": "8"})
+    body = await response.json()
+    assert body["response_action"] == "errors" and "KR-1.value" in body["errors"]
+    assert await count(db_url, "check_in") == 0
+    response = await slack.submit("UALICE", view, {"KR-1.value": "55", "KR-1.confidence": "8", "KR-1.note": "<!here>"})
+    assert response.status == 200 and (await response.text()) == ""
+    confirmation = (await fake.wait_for("chat.postEphemeral"))[0].args
+    assert confirmation["channel"] == "C1" and confirmation["user"] == "UALICE"
+    assert await count(db_url, "check_in") == 1
+    reply = await slack.slash("UALICE", "show KR-1")
+    assert "55" in reply_text(reply) and "<!here>" not in reply_text(reply)
+
+
+async def test_checkin_button_opens_the_modal_for_that_kr(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    await slack.slash("UALICE", 'kr add O-1 "Second" --target 5')
+    reply = await slack.slash("UALICE", "show KR-1")
+    buttons = [b["accessory"] for b in reply["blocks"] if "accessory" in b]
+    assert buttons and buttons[0]["value"] == "KR-1"
+    response = await slack.click("UALICE", buttons[0]["action_id"], buttons[0]["value"])
+    assert response.status == 200
+    view = (await fake.wait_for("views.open"))[0].args["view"]
+    block_ids = {b.get("block_id") for b in view["blocks"]}
+    assert "KR-1.value" in block_ids and "KR-2.value" not in block_ids
+
+
+async def test_run_button_answers_through_response_url(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    response = await slack.click("UALICE", "okr_run:0", "show KR-1")
+    assert response.status == 200
+    answer = (await fake.wait_for("response_url"))[-1].args
+    assert answer["response_type"] == "ephemeral" and "KR-1" in json.dumps(answer["blocks"])
+
+
+async def test_app_home_is_published(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    response = await slack.event({"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"})
+    assert response.status == 200
+    published = (await fake.wait_for("views.publish"))[0].args
+    assert published["user_id"] == "UALICE" and published["view"]["type"] == "home"
+    rendered = json.dumps(published["view"])
+    assert "KR-1" in rendered and "growth" in rendered and "okr_checkin" in rendered
+    assert "<!channel>" not in rendered
+    # the home's check-in button opens the modal
+    await slack.click("UALICE", "okr_run:0", "checkin", from_home=True)
+    assert (await fake.wait_for("views.open"))[0].args["view"]["callback_id"]
+
+
+async def test_event_retries_run_once(slack: SlackClient, fake: FakeSlack):
+    event = {"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}
+    assert (await slack.event(event, event_id="EvR")).status == 200
+    await fake.wait_for("views.publish")
+    retry = await slack.event(
+        event, event_id="EvR", headers={"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    )
+    assert retry.status == 200
+    await slack.event({**event, "user": "UBOB"}, event_id="EvOther")
+    await fake.wait_for("views.publish", 2)
+    assert [c.args["user_id"] for c in fake.of("views.publish")] == ["UALICE", "UBOB"]
+
+
+@pytest.mark.parametrize("case", ["missing", "wrong", "stale", "replayed"])
+async def test_bad_signatures_get_401_and_write_nothing(slack: SlackClient, fake: FakeSlack, db_url: str, case: str):
+    body = slack.form(team_id="T1", user_id="UALICE", channel_id="C1", command="/okr", text='team add x "X"',
+                      response_url=fake.response_url(), trigger_id="t")  # fmt: skip
+    headers = {"Content-Type": "application/x-www-form-urlencoded"}
+    if case == "wrong":
+        headers |= sign(body, secret="not-the-secret")
+    elif case == "stale":
+        headers |= sign(body, timestamp=int(time.time()) - 6 * 60)
+    elif case == "replayed":  # a real signature, for another body
+        headers |= sign(body.replace("team+add+x", "help"))
+    response = await slack.http.post("/slack/events", data=body.encode(), headers=headers)
+    assert response.status == 401
+    assert await count(db_url, "team") == 0 and await count(db_url, "workspace") == 0
+    assert fake.calls == []
