@@ -66,6 +66,12 @@ class Ctx:
             raise NotFound("That key result's objective is gone.")
         return objective
 
+    async def key_result_in_cycle(self, number: int) -> tuple[KeyResult, Objective, Cycle]:
+        found = await self.repo.key_result_in_cycle(number)
+        if found is None:
+            raise NotFound(f"There is no key result KR-{number} in this workspace; `list all` shows them.")
+        return found
+
     async def key_result(self, number: int) -> KeyResult:
         kr = await self.repo.key_result(number)
         if kr is None:

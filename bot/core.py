@@ -21,7 +21,7 @@ from bot.grammar import parse
 from bot.messages import Message
 from store.db import Database
 from store.models import Member, utcnow
-from store.repo import Repo, ensure_workspace, workspace_by_external
+from store.repo import Repo, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
 
@@ -112,13 +112,11 @@ class Bot:
             return await action(ctx)
 
     async def _context(self, session: AsyncSession, command: Command) -> Ctx | None:
-        workspace = await workspace_by_external(session, command.workspace.platform, command.workspace.external_id)
-        if workspace is None:
+        ref = command.workspace
+        workspace, actor = await identity(session, ref.platform, ref.external_id, command.actor.external_id)
+        if workspace is None or actor is None or _stale(actor, command):
             return None
         repo = Repo(session, workspace.id)  # type: ignore[arg-type]
-        actor = await repo.member_by_external(command.actor.external_id)
-        if actor is None or _stale(actor, command):
-            return None
         return Ctx(repo=repo, workspace=workspace, actor=actor, command=command, now=self.clock())
 
     async def _register(self, session: AsyncSession, command: Command) -> None:

@@ -75,8 +75,10 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
         raise FormErrors(errors, checkin_form(krs, errors))
     blocks = []
     for answer in answers:
-        await record(ctx, answer.kr, value=answer.value, confidence=answer.confidence, note=answer.note, source=source)
-        blocks.append(kr_line(answer.kr, (mention(ctx.actor),)))
+        kr, _ = await record(
+            ctx, answer.kr.number, value=answer.value, confidence=answer.confidence, note=answer.note, source=source
+        )
+        blocks.append(kr_line(kr, (mention(ctx.actor),)))
     count = len(answers)
     head = Text(
         spans(f"Checked in {count} key result{'s' if count != 1 else ''}. Thank you, ", mention(ctx.actor), "!")

@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import case, update
+from sqlalchemy import and_, case, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import col, select
@@ -43,6 +43,24 @@ async def workspace_by_external(session: AsyncSession, platform: str, external_i
     if session.info.get(WRITES):
         query = query.with_for_update()
     return (await session.exec(query)).first()
+
+
+async def identity(
+    session: AsyncSession, platform: str, external_id: str, member_id: str
+) -> tuple[Workspace | None, Member | None]:
+    """The workspace and the member in one statement: every command starts here.
+
+    In a write session the workspace row is locked, as in :func:`workspace_by_external`.
+    """
+    query = (
+        select(Workspace, Member)
+        .outerjoin(Member, and_(col(Member.workspace_id) == Workspace.id, Member.external_id == member_id))
+        .where(Workspace.platform == platform, Workspace.external_id == external_id)
+    )
+    if session.info.get(WRITES):
+        query = query.with_for_update(of=Workspace)
+    row = (await session.exec(query)).first()
+    return (row[0], row[1]) if row else (None, None)
 
 
 async def ensure_workspace(
@@ -198,6 +216,22 @@ class Repo:
         if not include_archived:
             query = query.where(col(Objective.archived).is_(False))
         return await self._all(query.order_by(Objective.number))
+
+    async def key_result_in_cycle(self, number: int) -> tuple[KeyResult, Objective, Cycle] | None:
+        """A key result with its objective and cycle, in one statement (the check-in path)."""
+        query = (
+            select(KeyResult, Objective, Cycle)
+            .join(Objective, col(Objective.id) == KeyResult.objective_id)
+            .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+            .where(
+                KeyResult.workspace_id == self.workspace_id,
+                Objective.workspace_id == self.workspace_id,
+                Cycle.workspace_id == self.workspace_id,
+                KeyResult.number == number,
+            )
+        )
+        row = (await self.session.exec(query)).first()
+        return (row[0], row[1], row[2]) if row else None
 
     async def key_result(self, number: int) -> KeyResult | None:
         return await self._one(select(KeyResult).where(KeyResult.number == number))

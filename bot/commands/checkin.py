@@ -14,18 +14,24 @@ from store.models import CheckIn, KeyResult
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 
 
-async def record(ctx: Ctx, kr: KeyResult, *, value: float, confidence: int | None, note: str, source: str) -> CheckIn:
-    """Append to the history and move the key result, in the caller's one transaction."""
-    objective = await ctx.objective_by_id(kr.objective_id)
+async def record(
+    ctx: Ctx, number: int, *, value: float, confidence: int | None, note: str, source: str
+) -> tuple[KeyResult, int]:
+    """Append to KR-``number``'s history and move it, in the caller's one transaction.
+
+    Returns the key result and its confidence before this check-in.
+    """
+    kr, objective, cycle = await ctx.key_result_in_cycle(number)
     await require_key_result(ctx, kr, objective, "check in on")
     if kr.archived:
         raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
-    cycle = await ctx.repo.cycle_by_id(objective.cycle_id)
-    if cycle is not None and cycle.closed:
+    if cycle.closed:
         raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
-    confidence = kr.confidence if confidence is None else confidence
-    check_in = await ctx.repo.add(
+    before = kr.confidence
+    confidence = before if confidence is None else confidence
+    ctx.repo.session.add(
         CheckIn(
+            workspace_id=ctx.workspace.id,
             key_result_id=kr.id,
             member_id=ctx.actor.id,
             value=value,
@@ -37,7 +43,7 @@ async def record(ctx: Ctx, kr: KeyResult, *, value: float, confidence: int | Non
     )
     kr.current, kr.confidence, kr.updated_at = value, confidence, ctx.now
     ctx.repo.session.add(kr)
-    return check_in
+    return kr, before
 
 
 async def my_key_results(ctx: Ctx) -> list[KeyResult]:
@@ -101,9 +107,7 @@ async def checkin(
         return Message.of(checkin_form(krs))
     if value is None:
         raise UsageError(f"The value for KR-{kr[1]} is missing.", REGISTRY[("checkin",)].usage)
-    row = await ctx.key_result(kr[1])
-    before = row.confidence
-    await record(ctx, row, value=value, confidence=confidence, note=note, source=ctx.command.source)
+    row, before = await record(ctx, kr[1], value=value, confidence=confidence, note=note, source=ctx.command.source)
     change = "" if before == row.confidence else f" (was {before})"
     return Message.of(
         Text(spans(f"Checked in {kr_ref(row)}: confidence {confidence_text(row.confidence)}{change}.")),
