@@ -87,3 +87,17 @@ async def test_mount_says_whether_slack_is_on(tmp_path):
     assert line.startswith("slack: on") and "xoxb" not in line and "s3cret" not in line
     assert any(r.resource.canonical == "/slack/events" for r in app.router.routes())
     await bot.db.dispose()
+
+
+def test_manifest_asks_for_what_okrbot_uses():
+    """Checked as text: PyYAML is not a dependency of okrbot."""
+    with open("adapters/slack/manifest.yml", encoding="utf-8") as f:
+        lines = [line.split("#")[0].rstrip() for line in f]
+    text = "\n".join(lines)
+    assert "- command: /okr" in text and "should_escape: true" in text
+    scopes = [line.strip()[2:] for line in lines[lines.index("    bot:") + 1 :] if line.startswith("      - ")]
+    assert scopes == ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write"]
+    for event in ("app_home_opened", "app_uninstalled", "tokens_revoked"):
+        assert f"      - {event}" in text
+    assert text.count("url: https://YOUR-HOST/slack/events") == 3
+    assert "home_tab_enabled: true" in text and "is_enabled: true" in text
