@@ -95,7 +95,9 @@ def test_manifest_asks_for_what_okrbot_uses():
         lines = [line.split("#")[0].rstrip() for line in f]
     text = "\n".join(lines)
     assert "- command: /okr" in text and "should_escape: true" in text
-    scopes = [line.strip()[2:] for line in lines[lines.index("    bot:") + 1 :] if line.startswith("      - ")]
+    start = lines.index("    bot:") + 1
+    end = lines.index("settings:")
+    scopes = [line.strip()[2:] for line in lines[start:end] if line.startswith("      - ")]
     assert scopes == ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write"]
     for event in ("app_home_opened", "app_uninstalled", "tokens_revoked"):
         assert f"      - {event}" in text
