@@ -86,6 +86,14 @@ async def test_mount_says_whether_slack_is_on(tmp_path):
     line = mount(app, settings, bot)
     assert line.startswith("slack: on") and "xoxb" not in line and "s3cret" not in line
     assert any(r.resource.canonical == "/slack/events" for r in app.router.routes())
+    socket = Settings(
+        slack=SlackSettings(SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-1", SLACK_BOT_TOKEN="xoxb-2")
+    )
+    app = web.Application()
+    line = mount(app, socket, bot)
+    assert line.startswith("slack: on through Socket Mode") and "xapp" not in line
+    assert not any(r.resource.canonical == "/slack/events" for r in app.router.routes())
+    assert app.on_startup  # connects when the server starts
     await bot.db.dispose()
 
 
