@@ -1,0 +1,142 @@
+"""One Teams turn: the activity in, the core's answer out as Adaptive Cards.
+
+``TeamsAdapter.on_turn`` is the bot callback botbuilder's ``CloudAdapter`` calls after it has
+checked the request's token; everything platform-specific (mentions, the roster, updating a card
+in place) happens here, and the core only ever sees a :class:`bot.command.Command`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Any
+
+from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core.teams import TeamsInfo
+from botbuilder.schema import Activity, ActivityTypes
+
+from adapters.teams.jsonish import as_json
+from adapters.teams.references import References
+from adapters.teams.render import to_activities
+from adapters.teams.translate import (
+    COMMAND_ACTION,
+    NotForUs,
+    conversation_kind,
+    mentioned_users,
+    submission,
+    to_command,
+)
+from bot.core import Bot
+from bot.messages import Message
+
+log = logging.getLogger("okrbot.teams")
+ROSTER_TTL = 600.0  # seconds a member's roster entry (Azure AD id, role) is trusted
+ROSTER_MAX = 5_000
+
+
+class Roster:
+    """Roster look-ups (a Teams id → Azure AD id and role), cached briefly per conversation."""
+
+    def __init__(self) -> None:
+        self._cache: OrderedDict[tuple[str, str], tuple[float, Any]] = OrderedDict()
+
+    async def member(self, turn_context: TurnContext, teams_id: str) -> Any | None:
+        key = (str(turn_context.activity.conversation.id), teams_id)
+        hit = self._cache.get(key)
+        if hit and time.monotonic() - hit[0] < ROSTER_TTL:
+            return hit[1]
+        try:
+            member = await TeamsInfo.get_member(turn_context, teams_id)
+        except Exception as exc:  # noqa: BLE001 - the roster is a nicety: without it we go on
+            log.info("roster look-up failed: %s", exc.__class__.__name__)
+            member = None
+        self._cache[key] = (time.monotonic(), member)
+        while len(self._cache) > ROSTER_MAX:
+            self._cache.popitem(last=False)
+        return member
+
+
+class TeamsAdapter:
+    """The bot CloudAdapter runs: stores the conversation reference, then answers messages."""
+
+    def __init__(self, bot: Bot, references: References) -> None:
+        self.bot = bot
+        self.references = references
+        self.roster = Roster()
+
+    async def on_turn(self, turn_context: TurnContext) -> None:
+        activity = turn_context.activity
+        try:
+            await self.references.remember(activity)
+        except Exception:  # a reference we fail to keep must not cost the person their answer
+            log.exception("could not store the conversation reference")
+        if activity.type != ActivityTypes.message:
+            return  # conversationUpdate, installationUpdate …: the reference above is all we keep
+        raw = as_json(activity)
+        try:
+            await self._message(turn_context, raw)
+        except NotForUs as exc:
+            log.info("ignored a message: %s", exc)
+
+    async def _message(self, turn_context: TurnContext, raw: dict[str, Any]) -> None:
+        is_owner = await self._is_owner(turn_context, raw)
+        submitted = submission(raw)
+        if submitted is None:
+            aad_ids = await self._aad_ids(turn_context, raw)
+            command = to_command(raw, aad_ids=aad_ids, is_owner=is_owner)
+            await self.send(turn_context, await self.bot.handle(command))
+            return
+        if submitted.action == COMMAND_ACTION:
+            command = to_command(raw, is_owner=is_owner, text=submitted.command)
+            await self.send(turn_context, await self.bot.handle(command))
+            return
+        command = to_command(raw, is_owner=is_owner, text="")
+        reply = await self.bot.submit_form(command, submitted.action, submitted.values)
+        card_id = turn_context.activity.reply_to_id
+        if reply.errors or reply.message.is_error or not card_id:
+            await self.send(turn_context, reply.message)
+            return
+        await self.update(turn_context, card_id, reply.message)
+
+    async def _is_owner(self, turn_context: TurnContext, raw: dict[str, Any]) -> bool:
+        """Team owners are okrbot admins where the roster says so (Teams' ``userRole``)."""
+        if conversation_kind(raw) == "personal" or not (raw.get("from") or {}).get("id"):
+            return False
+        member = await self.roster.member(turn_context, raw["from"]["id"])
+        return str(getattr(member, "user_role", "") or "").lower() == "owner"
+
+    async def _aad_ids(self, turn_context: TurnContext, raw: dict[str, Any]) -> dict[str, str]:
+        """Azure AD ids of the people the message mentions, from the roster when the entity lacks one."""
+        out: dict[str, str] = {}
+        for user in mentioned_users(raw)[:20]:
+            if user.get("aadObjectId"):
+                continue
+            member = await self.roster.member(turn_context, user["id"])
+            if member is not None and getattr(member, "aad_object_id", None):
+                out[user["id"]] = member.aad_object_id
+        return out
+
+    async def send(self, turn_context: TurnContext, message: Message) -> None:
+        for activity in outgoing(message):
+            await turn_context.send_activity(activity)
+
+    async def update(self, turn_context: TurnContext, card_id: str, message: Message) -> None:
+        """Replace the submitted card with the first card of ``message``; send any further ones."""
+        first, *rest = outgoing(message)
+        first.id = card_id
+        first.conversation = turn_context.activity.conversation
+        await turn_context.update_activity(first)
+        for activity in rest:
+            await turn_context.send_activity(activity)
+
+
+def outgoing(message: Message) -> list[Activity]:
+    """The Message as SDK activities (one per card), built through CardFactory/MessageFactory."""
+    activities = []
+    for item in to_activities(message):
+        attachment = CardFactory.adaptive_card(item["attachments"][0]["content"])
+        activity = MessageFactory.attachment(attachment)
+        activity.summary = item["summary"]
+        activities.append(activity)
+    return activities
