@@ -12,6 +12,7 @@ from botbuilder.integration.aiohttp import CloudAdapter
 from adapters.settings import Settings
 from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.auth import ReusingAuthentication, authentication, describe, sdk_config
+from adapters.teams.outbound import TeamsOutbound
 from adapters.teams.references import References
 from bot.core import Bot
 
@@ -19,6 +20,8 @@ log = logging.getLogger("okrbot.teams")
 ROUTE = "/api/messages"
 TEAMS_KEY = web.AppKey("teams", TeamsAdapter)
 CLOUD_ADAPTER_KEY = web.AppKey("teams_cloud_adapter", CloudAdapter)
+#: The Outbound Protocol for Teams (bot.outbound.Outbound), for the scheduler to send with.
+OUTBOUND_KEY = web.AppKey("teams_outbound", TeamsOutbound)
 
 
 def is_loopback(request: web.Request) -> bool:
@@ -37,8 +40,10 @@ def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
     config = sdk_config(teams)  # a wrong combination of MICROSOFT_APP_* stops start-up with a sentence
     auth = authentication(teams)
     cloud = CloudAdapter(auth)
-    adapter = TeamsAdapter(bot, References(bot.db, timezone=settings.timezone))
+    references = References(bot.db, timezone=settings.timezone)
+    adapter = TeamsAdapter(bot, references)
     app[TEAMS_KEY] = adapter
+    app[OUTBOUND_KEY] = TeamsOutbound(auth, references, app_id=config.APP_ID)
     app[CLOUD_ADAPTER_KEY] = cloud
     auth_on = bool(config.APP_ID)
 

@@ -134,7 +134,10 @@ class FakeConnector:
         if failed:
             return failed
         members = call.body.get("members") or []
-        if call.body.get("isGroup") or len(members) != 1 or not call.body.get("tenantId"):
+        # The tenant as Teams reads it: ``tenantId``, or ``channelData.tenant.id`` (what the Python
+        # SDK can send: its ConversationParameters serializes tenant_id as ``tenantID``).
+        tenant = call.body.get("tenantId") or ((call.body.get("channelData") or {}).get("tenant") or {}).get("id")
+        if call.body.get("isGroup") or len(members) != 1 or not tenant:
             return web.json_response({"error": {"code": "BadArgument", "message": "1:1 only"}}, status=400)
         return web.json_response(
             {"id": f"a:dm-{members[0]['id']}", "activityId": f"act-{next(self._ids)}", "serviceUrl": self.service_url},
