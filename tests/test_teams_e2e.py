@@ -150,6 +150,10 @@ async def test_every_command_answers_in_a_personal_chat(teams: Teams, connector:
     # every reply went to the activity's serviceUrl, as a reply to the message
     assert all(call.conversation_id == "a:personal-alice" for call in connector.posted())
     assert "Bearer" not in "".join(call.authorization for call in connector.calls)  # auth off: no token sent
+    # one connector client for the service URL, reused by every turn (the stock adapter makes one per turn)
+    from adapters.teams.mount import CLOUD_ADAPTER_KEY
+
+    assert teams.client.app[CLOUD_ADAPTER_KEY].bot_framework_authentication.connectors_created == 1
 
 
 async def test_bad_command_gets_the_same_sentence_as_elsewhere(teams: Teams, client: TestClient) -> None:
