@@ -41,6 +41,10 @@ def _parser() -> argparse.ArgumentParser:
     imp.add_argument("--workspace", default="local")
     imp.add_argument("--platform", default="local", choices=["local", "slack", "teams"])
     sub.add_parser("demo", help="load a sample organisation (workspace 'demo') with ten weeks of check-ins")
+
+    teams = sub.add_parser("teams", help="Microsoft Teams tools: `teams package --app-id ID` writes the app zip")
+    teams.add_argument("teams_action", choices=["package"])
+    teams.add_argument("rest", nargs=argparse.REMAINDER, help="--app-id ID [--host HOST] [--out FILE]")
     return parser
 
 
@@ -69,6 +73,10 @@ def _name(value: str, what: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    if args.action == "teams":  # needs no settings and no database
+        from adapters.teams.package import main as package
+
+        return package(args.rest)
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)

@@ -45,3 +45,20 @@ def test_a_wrong_app_id_or_host_is_refused_with_a_sentence(tmp_path, capsys):
     assert main(["--app-id", APP_ID, "--host", "bad host/", "--out", str(tmp_path / "x.zip")]) == 2
     assert "host name" in capsys.readouterr().err
     assert not (tmp_path / "x.zip").exists()
+
+
+def test_okrbot_teams_package_command_writes_the_zip(tmp_path):
+    import subprocess
+    import sys
+    import zipfile
+
+    out = tmp_path / "okrbot-teams.zip"
+    done = subprocess.run(
+        [sys.executable, "-m", "adapters.cli", "teams", "package", "--app-id", "11111111-2222-3333-4444-555555555555", "--out", str(out)],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    with zipfile.ZipFile(out) as archive:
+        assert sorted(archive.namelist()) == ["color.png", "manifest.json", "outline.png"]
+        assert "11111111-2222-3333-4444-555555555555" in archive.read("manifest.json").decode()
+    assert not (tmp_path / "okrbot.db").exists()  # packaging touches no database
