@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -214,6 +215,45 @@ async def test_check_in_card_round_trip(teams: Teams, connector: FakeConnector, 
     assert update.activity_id == card_id and "Checked in 1 key result" in reply
     assert await check_ins(db_url) == 1
     assert "55" in await teams.say("alice", "show KR-1")
+
+
+def buttons(call: Call) -> list[str]:
+    """The commands of every okrbot button a sent card carries."""
+    text = json.dumps(call.body)
+    return [json.loads(m)["command"] for m in re.findall(r'\{"okrbot": "command", "command": "[^"]*"\}', text)]
+
+
+def card_inputs(call: Call) -> set[str]:
+    return set(re.findall(r'"id": "(KR-\d+\.\w+)"', json.dumps(call.body)))
+
+
+async def test_a_progress_lines_check_in_button_opens_the_card_for_that_key_result(
+    teams: Teams, connector: FakeConnector, db_url: str
+) -> None:
+    await setup_okrs(teams)
+    assert "KR-2" in await teams.say("alice", 'kr add O-1 "Fewer bugs" --target 10')
+    text = 'kr add O-1 "Faster pages" --target 5 --owner <at>Bob Smith</at>'
+    assert "KR-3" in await teams.say("alice", text, entities=[at("29:bob", "Bob Smith")])
+    await teams.say("alice", "list all")
+    assert {"checkin KR-1", "checkin KR-2", "checkin KR-3"} <= set(buttons(teams.last("send", "reply")))
+
+    press = {"okrbot": "command", "command": "checkin KR-2"}
+    reply = await teams.say("alice", "", value=press, replyToId="act-list")
+    assert card_inputs(teams.last("send", "reply")) == {"KR-2.value", "KR-2.confidence", "KR-2.note"}
+    assert "Fewer bugs" in reply and "Active teams" not in reply and "missing" not in reply
+    good = {"okrbot": "checkin", "KR-2.value": "3", "KR-2.confidence": "6", "KR-2.note": ""}
+    assert "Checked in 1 key result" in await teams.say("alice", "", value=good, replyToId="act-one")
+    assert teams.last("update").activity_id == "act-one" and await check_ins(db_url) == 1
+
+    # Bob's key result: Alice gets her own card, told why
+    reply = await teams.say("alice", "", value={"okrbot": "command", "command": "checkin KR-3"}, replyToId="x")
+    assert "KR-3 is not one of your active key results" in reply
+    assert card_inputs(teams.last("send", "reply")) == {
+        f"KR-{n}.{f}" for n in (1, 2) for f in ("value", "confidence", "note")
+    }
+    # a button that carries a value still runs as the command it is
+    reply = await teams.say("alice", "", value={"okrbot": "command", "command": "checkin KR-1 60 7"}, replyToId="y")
+    assert "Checked in KR-1" in reply and await check_ins(db_url) == 2
 
 
 async def check_ins(db_url: str) -> int:

@@ -144,7 +144,7 @@ def test_every_block_renders_to_adaptive_card_1_4_elements():
     text = json.dumps(cards, ensure_ascii=False)
     assert '"color": "attention"' in text and '"color": "good"' in text and '"color": "warning"' in text
     assert "████░░░░░░" in text
-    assert '{"okrbot": "command", "command": "checkin"}' in text  # the progress line's Check in
+    assert '{"okrbot": "command", "command": "checkin KR-7"}' in text  # the progress line's Check in
     assert '{"okrbot": "command", "command": "show KR-7"}' in text
     image = next(e for e in elements if e["type"] == "Image")
     assert image["url"].startswith("data:image/png;base64,") and image["altText"] == "weekly chart"

@@ -8,6 +8,7 @@ in place) happens here, and the core only ever sees a :class:`bot.command.Comman
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -28,11 +29,13 @@ from adapters.teams.translate import (
     to_command,
 )
 from bot.core import Bot
-from bot.messages import Message
+from bot.messages import Context, Form, Message
 
 log = logging.getLogger("okrbot.teams")
 ROSTER_TTL = 600.0  # seconds a member's roster entry (Azure AD id, role) is trusted
 ROSTER_MAX = 5_000
+#: A progress line's "Check in" button: the card for that one key result.
+KR_BUTTON = re.compile(r"\s*checkin\s+(KR-\d{1,9})\s*", re.IGNORECASE)
 
 
 class Roster:
@@ -88,6 +91,11 @@ class TeamsAdapter:
             await self.send(turn_context, await self.bot.handle(command))
             return
         if submitted.action == COMMAND_ACTION:
+            button = KR_BUTTON.fullmatch(submitted.command)
+            if button:  # the core would want a value; the person wants the card for that KR
+                command = to_command(raw, is_owner=is_owner, text="checkin")
+                await self.send(turn_context, one_key_result(await self.bot.handle(command), button.group(1)))
+                return
             command = to_command(raw, is_owner=is_owner, text=submitted.command)
             await self.send(turn_context, await self.bot.handle(command))
             return
@@ -129,6 +137,23 @@ class TeamsAdapter:
         await turn_context.update_activity(first)
         for activity in rest:
             await turn_context.send_activity(activity)
+
+
+def one_key_result(message: Message, ref: str) -> Message:
+    """The check-in card cut down to ``ref``'s inputs; the whole card, said so, when ``ref`` is not
+    among them (someone else's key result, an archived one), so the button still leads somewhere."""
+    ref = ref.upper()
+    form = next((block for block in message.blocks if isinstance(block, Form)), None)
+    if form is None:
+        return message  # no key results of one's own, or an error: the core's sentence as it is
+    groups = tuple(group for group in form.groups if group.ref.upper() == ref)
+    if not groups:
+        note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
+        return Message(blocks=(note, *message.blocks), visibility=message.visibility)
+    blocks = tuple(
+        Form(form.title, groups, form.submit_label, form.action) if block is form else block for block in message.blocks
+    )
+    return Message(blocks=blocks, visibility=message.visibility, is_error=message.is_error)
 
 
 def outgoing(message: Message) -> list[Activity]:

@@ -174,7 +174,7 @@ def _(block: Progress, entities: Entities) -> list[dict[str, Any]]:
             {
                 "type": "Column",
                 "width": "auto",
-                "items": [{"type": "ActionSet", "actions": [command_button("Check in", "checkin")]}],
+                "items": [{"type": "ActionSet", "actions": [command_button("Check in", f"checkin {block.ref}")]}],
             }
         )
     return [
