@@ -295,6 +295,38 @@ async def test_conversation_update_and_messages_store_references(teams: Teams, d
     assert stored[1][3]["userId"] == "29:bob"
 
 
+async def test_installing_okrbot_says_hello_once_with_the_commands_to_start(
+    teams: Teams, connector: FakeConnector
+) -> None:
+    def team_install(**extra: Any) -> dict[str, Any]:
+        activity = teams.activity("alice", kind="channel") | {"text": None, **extra}
+        activity["conversation"]["id"] = "19:team@thread.tacv2"
+        return activity
+
+    assert await teams.post(team_install(type="conversationUpdate", membersAdded=[{"id": BOT_ID}])) in (200, 201)
+    hello = connector.posted()
+    assert len(hello) == 1 and hello[0].conversation_id == "19:team@thread.tacv2"
+    text = card_text(hello[0].body)
+    assert "Hi, I'm okrbot" in text and "Mention @okrbot" in text
+    assert all(f"{command}: " in text for command in ("help", "checkin", "list mine"))
+    assert buttons(hello[0]) == ["help", "checkin", "list mine"]
+    # the same install's installationUpdate, and a person joining the team: no second hello
+    assert await teams.post(team_install(type="installationUpdate", action="add")) in (200, 201)
+    assert await teams.post(team_install(type="conversationUpdate", membersAdded=[{"id": "29:bob"}])) in (200, 201)
+    assert len(connector.posted()) == 1
+
+    personal = teams.activity("bob") | {"type": "installationUpdate", "action": "add", "text": None}
+    assert await teams.post(personal) in (200, 201)
+    hello = connector.posted()[-1]
+    assert hello.conversation_id == "a:personal-bob" and "Type a command here" in card_text(hello.body)
+    removed = teams.activity("alice") | {"type": "installationUpdate", "action": "remove", "text": None}
+    assert await teams.post(removed) in (200, 201)
+    assert len(connector.posted()) == 2
+    # the hello's buttons run their commands
+    reply = await teams.say("bob", "", value={"okrbot": "command", "command": "list mine"}, replyToId="hello")
+    assert "You own no objectives or key results yet" in reply
+
+
 async def test_two_tenants_are_kept_apart(teams: Teams) -> None:
     await setup_okrs(teams)
     other = await teams.say("carol", "list all", tenant="tenant-2")

@@ -28,6 +28,7 @@ from adapters.teams.translate import (
     submission,
     to_command,
 )
+from adapters.teams.welcome import Welcomes, is_install, welcome_message
 from bot.core import Bot
 from bot.messages import Context, Form, Message
 
@@ -67,6 +68,7 @@ class TeamsAdapter:
         self.bot = bot
         self.references = references
         self.roster = Roster()
+        self.welcomes = Welcomes()
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -74,9 +76,11 @@ class TeamsAdapter:
             await self.references.remember(activity)
         except Exception:  # a reference we fail to keep must not cost the person their answer
             log.exception("could not store the conversation reference")
-        if activity.type != ActivityTypes.message:
-            return  # conversationUpdate, installationUpdate …: the reference above is all we keep
         raw = as_json(activity)
+        if activity.type != ActivityTypes.message:
+            if is_install(raw) and self.welcomes.first(raw):
+                await self.welcome(turn_context, raw)
+            return  # other conversationUpdates, installationUpdates …: the reference above is all we keep
         try:
             await self._message(turn_context, raw)
         except NotForUs as exc:
@@ -124,6 +128,12 @@ class TeamsAdapter:
             if member is not None and getattr(member, "aad_object_id", None):
                 out[user["id"]] = member.aad_object_id
         return out
+
+    async def welcome(self, turn_context: TurnContext, raw: dict[str, Any]) -> None:
+        try:
+            await self.send(turn_context, welcome_message(raw))
+        except Exception as exc:  # noqa: BLE001 - a hello that fails must not fail the install
+            log.info("could not send the welcome: %s", exc.__class__.__name__)
 
     async def send(self, turn_context: TurnContext, message: Message) -> None:
         for activity in outgoing(message):
