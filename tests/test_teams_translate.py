@@ -21,6 +21,7 @@ from bot.messages import (
     Context,
     Divider,
     Fields,
+    File,
     Form,
     FormField,
     FormGroup,
@@ -203,3 +204,21 @@ def test_long_digest_is_split_into_cards_under_the_limit():
 def test_error_message_is_a_card_in_attention_colour():
     (c,) = to_cards(Message.error('Unknown command "frob"; type help.'))
     assert c["body"][0]["color"] == "attention" and "frob" in c["body"][0]["text"]
+
+
+def test_a_small_export_arrives_whole_and_exactly_as_written():
+    content = 'ref,title,note\nKR-1,"Active *teams* [x](y)",<at>Bob</at> \\ _it_\n'
+    cards = to_cards(Message.of(File("okrbot-export.csv", "text/csv", content)))
+    assert len(cards) == 1
+    box = next(e for e in cards[0]["body"] if e["type"] == "Input.Text")
+    assert box["isMultiline"] and box["value"] == content  # not markdown: no escapes to show on mobile
+    assert "okrbot-export.csv" in cards[0]["body"][0]["text"] and "text/csv" in cards[0]["body"][0]["text"]
+
+
+def test_a_large_export_is_a_sentence_not_a_stack_of_cards():
+    content = "ref,title\n" + "".join(f"KR-{n},{'x' * 200}\n" for n in range(400))  # ~80 KB
+    cards = to_cards(Message.of(File("okrbot-export.csv", "text/csv", content)))
+    assert len(cards) == 1 and all(size(c) <= MAX_CARD_BYTES for c in cards)
+    text = cards[0]["body"][0]["text"]
+    assert "KB, more than a Teams card holds" in text
+    assert "x" * 200 not in json.dumps(cards)

@@ -44,6 +44,8 @@ SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 #: Per card, compact JSON in UTF-8, image data excluded: below the ~28 KB that Teams' oldest
 #: limits allow, so no client refuses a card as too big.
 MAX_CARD_BYTES = 28_000
+#: Room for a File block's content in one card (the card's own keys and header come off the top).
+FILE_BUDGET = MAX_CARD_BYTES - 1_500
 TEXT_CHUNK = 3_000  # characters per TextBlock of a long text
 MAX_IMAGE_BYTES = 1_000_000  # Teams' inline image limit
 COLOURS = {"green": "good", "yellow": "warning", "red": "attention", "grey": "default"}
@@ -210,9 +212,28 @@ def _(block: Image, entities: Entities) -> list[dict[str, Any]]:
 
 @elements.register
 def _(block: File, entities: Entities) -> list[dict[str, Any]]:
-    head = text_block(f"{escape(block.name)} ({block.mime})", weight="Bolder")
-    body = [text_block(escape(piece), fontType="Monospace", size="Small") for piece in chunks(block.content)]
-    return [head, *body]
+    """A small export whole, in a box to copy from; a large one as a sentence saying where to get it.
+
+    The content sits in a multiline Input.Text's ``value``, not a TextBlock: inputs show text
+    exactly as it is, while a TextBlock would run it through markdown and the backslash escapes
+    that keep it inert show up literally on Teams' mobile clients, corrupting the CSV a person copies.
+    """
+    kilobytes = max(1, round(len(block.content.encode("utf-8")) / 1024))
+    elements = [
+        text_block(f"{escape(block.name)} · {block.mime} · {kilobytes} KB", weight="Bolder"),
+        text_block(f"Select all in the box below and save it as {escape(block.name)}.", size="Small", isSubtle=True),
+        {"type": "Input.Text", "id": "okrbot.file", "isMultiline": True, "value": block.content, "label": block.name},
+    ]
+    if sum(size(e) for e in elements) <= FILE_BUDGET:
+        return elements
+    return [text_block(too_large(block, kilobytes))]
+
+
+def too_large(block: File, kilobytes: int) -> str:
+    return (
+        f"{escape(block.name)} is {kilobytes} KB, more than a Teams card holds (about {FILE_BUDGET // 1024} KB). "
+        "so it cannot be shown here."
+    )
 
 
 @elements.register

@@ -168,13 +168,15 @@ class FakeConnector:
 
 
 def card_text(body: dict[str, Any]) -> str:
-    """Every text a sent activity shows (TextBlocks, facts, button titles), one per line."""
+    """Every text a sent activity shows (TextBlocks, facts, inputs' values, button titles), one per line."""
     out: list[str] = []
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             if node.get("type") == "TextBlock":
                 out.append(str(node.get("text", "")))
+            if str(node.get("type", "")).startswith("Input.") and isinstance(node.get("value"), str):
+                out.append(str(node["value"]))
             if node.get("type") == "Fact" or ("title" in node and "value" in node and "type" not in node):
                 out.append(f"{node['title']}: {node['value']}")
             if str(node.get("type", "")).startswith("Action."):
