@@ -327,6 +327,29 @@ async def test_installing_okrbot_says_hello_once_with_the_commands_to_start(
     assert "You own no objectives or key results yet" in reply
 
 
+async def admins(teams: Teams, user: str) -> dict[str, bool]:
+    """Who okrbot holds to be an admin, read from `export json` as the person sees it in Teams."""
+    await teams.say(user, "export json")
+    box = json.dumps(teams.last("send", "reply").body)
+    document = json.loads(json.loads(box)["attachments"][0]["content"]["body"][2]["value"])
+    return {m["id"]: m["admin"] for m in document["members"]}
+
+
+async def test_team_owners_are_admins_where_the_roster_says_so(teams: Teams, connector: FakeConnector) -> None:
+    connector.add_member("29:dave", "Dave Jones", "aad-dave")  # the roster says "user"
+    connector.add_member("29:erin", "Erin Poe", "aad-erin", role="owner")
+    await teams.say("bob", "help")  # the first member: an admin by the first-member rule
+    await teams.say("dave", "<at>okrbot</at> help", kind="channel", entities=[BOT_MENTION])
+    await teams.say("alice", "<at>okrbot</at> help", kind="channel", entities=[BOT_MENTION])
+    assert any(c.op == "member" and c.activity_id == "29:alice" for c in connector.calls)  # asked the roster
+    connector.fail("member", 404)  # no roster answer for Erin: an ordinary member, whatever her role
+    await teams.say("erin", "<at>okrbot</at> help", kind="channel", entities=[BOT_MENTION])
+    assert await admins(teams, "bob") == {"aad-bob": True, "aad-dave": False, "aad-alice": True, "aad-erin": False}
+    assert "Only a workspace admin" in await teams.say(
+        "dave", "<at>okrbot</at> cycle close 2026-Q4", kind="channel", entities=[BOT_MENTION]
+    )
+
+
 async def test_two_tenants_are_kept_apart(teams: Teams) -> None:
     await setup_okrs(teams)
     other = await teams.say("carol", "list all", tenant="tenant-2")

@@ -112,7 +112,15 @@ class TeamsAdapter:
         await self.update(turn_context, card_id, reply.message)
 
     async def _is_owner(self, turn_context: TurnContext, raw: dict[str, Any]) -> bool:
-        """Team owners are okrbot admins where the roster says so (Teams' ``userRole``)."""
+        """Team owners are okrbot admins where the roster says so.
+
+        The Bot Connector's member (``TeamsInfo.get_member``, ``GET …/members/{id}``) carries
+        ``userRole``: Teams documents "user", "guest" and "owner" (botbuilder-dotnet#3405), but
+        offers bots no dedicated owner look-up (msteams-docs#1990), so an owner may well come back
+        as "user". Only an explicit "owner" counts; everyone else, and everyone when the roster
+        does not answer or in a personal chat (no team to own), is left to the core's
+        first-member rule.
+        """
         if conversation_kind(raw) == "personal" or not (raw.get("from") or {}).get("id"):
             return False
         member = await self.roster.member(turn_context, raw["from"]["id"])
