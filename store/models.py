@@ -193,3 +193,54 @@ class ConversationRef(SQLModel, table=True):
     key: str = Field(max_length=128)
     data: str = Field(sa_column=Column(Text, nullable=False))
     updated_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SlackInstallation(SQLModel, table=True):
+    """okrbot installed in one Slack workspace (or org) through OAuth: its bot token and who installed it.
+
+    One row per workspace: a reinstall replaces it.  ``enterprise_id`` / ``team_id`` are "" when
+    absent (an org-wide install has no team), so the unique key works the same on both databases.
+    """
+
+    __tablename__ = "slack_installation"
+    __table_args__ = (UniqueConstraint("enterprise_id", "team_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    enterprise_id: str = Field(default="", max_length=32)
+    team_id: str = Field(default="", max_length=32)
+    is_enterprise_install: bool = False
+    app_id: str | None = Field(default=None, max_length=32)
+    enterprise_name: str | None = Field(default=None, max_length=200)
+    enterprise_url: str | None = Field(default=None, max_length=200)
+    team_name: str | None = Field(default=None, max_length=200)
+    bot_token: str | None = Field(default=None, max_length=255)
+    bot_id: str | None = Field(default=None, max_length=32)
+    bot_user_id: str | None = Field(default=None, max_length=32)
+    bot_scopes: str = Field(default="", max_length=1000)
+    bot_refresh_token: str | None = Field(default=None, max_length=255)
+    bot_token_expires_at: dt.datetime | None = None
+    user_id: str = Field(default="", max_length=32)  # the installer
+    user_token: str | None = Field(default=None, max_length=255)
+    user_scopes: str = Field(default="", max_length=1000)
+    user_refresh_token: str | None = Field(default=None, max_length=255)
+    user_token_expires_at: dt.datetime | None = None
+    token_type: str | None = Field(default=None, max_length=16)
+    installed_at: dt.datetime = Field(default_factory=utcnow)
+
+
+class SlackOAuthState(SQLModel, table=True):
+    """An OAuth ``state`` handed out by /slack/install: used once, before it expires, on any instance."""
+
+    __tablename__ = "slack_oauth_state"
+
+    state: str = Field(primary_key=True, max_length=128)
+    expires_at: dt.datetime = Field(index=True)
+
+
+class SlackEvent(SQLModel, table=True):
+    """Slack deliveries already run (event ids), so a retry is not run twice on any instance."""
+
+    __tablename__ = "slack_event"
+
+    event_id: str = Field(primary_key=True, max_length=64)
+    received_at: dt.datetime = Field(default_factory=utcnow, index=True)

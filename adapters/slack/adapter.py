@@ -18,12 +18,15 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
+from sqlmodel import col, select
 
 from adapters.slack import render, translate
+from adapters.slack.installations import InstallationStore, SeenEvents
 from adapters.slack.outbound import open_dm, post, upload_attachments
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from bot.messages import Actions, Button, File, Form, Header, Image, Message, Text
+from store.models import Member, Team, TeamMembership, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +36,7 @@ ACK_BUDGET = 2.0  # seconds a fast command may take before its reply goes throug
 MAX_RESPONSES = 5  # response_url accepts five uses
 IDENTITY_TTL = 600.0
 SEEN_EVENTS = 10_000
+HOME_TEAMS = 5  # teams shown in App Home, within its 100 blocks
 
 
 class Identities:
@@ -59,10 +63,22 @@ class Identities:
 
 
 class SlackAdapter:
-    def __init__(self, bot: Bot, app: AsyncApp) -> None:
+    """Bolt's listeners for okrbot.
+
+    ``seen`` keeps the event ids already run in the database (several instances, restarts);
+    without it they are kept in memory. ``installations`` is the OAuth installation store, from
+    which an uninstall or a token revocation removes the workspace; without it (one workspace,
+    SLACK_BOT_TOKEN) those events are only logged.
+    """
+
+    def __init__(
+        self, bot: Bot, app: AsyncApp, *, seen: SeenEvents | None = None, installations: InstallationStore | None = None
+    ) -> None:
         self.bot = bot
         self.app = app
         self.identities = Identities()
+        self.seen_events = seen
+        self.installations = installations
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
         app.use(self._skip_repeated_events)
@@ -71,6 +87,8 @@ class SlackAdapter:
         app.action({"action_id": _prefix(render.RUN_ACTION)})(self.on_run_button)
         app.view_submission(render.CHECKIN_CALLBACK)(self.on_checkin_submit)
         app.event("app_home_opened")(self.on_home_opened)
+        app.event("app_uninstalled")(self.on_app_uninstalled)
+        app.event("tokens_revoked")(self.on_tokens_revoked)
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -91,13 +109,22 @@ class SlackAdapter:
         """Slack retries an event it thinks we missed (X-Slack-Retry-Num): run each event once."""
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id:
-            if event_id in self._seen:
+            if event_id in self._seen or not await self._first_time(str(event_id)):
                 log.info("event %s seen already: not run again", event_id)
                 return BoltResponse(status=200, body="", headers={"X-Slack-No-Retry": "1"})
             self._seen[event_id] = None
             while len(self._seen) > SEEN_EVENTS:
                 self._seen.popitem(last=False)
         return await next()
+
+    async def _first_time(self, event_id: str) -> bool:
+        if self.seen_events is None:
+            return True
+        try:
+            return await self.seen_events.first_time(event_id)
+        except Exception as exc:  # noqa: BLE001 - a busy database must not lose the event: run it
+            log.warning("event %s could not be recorded (%s): run anyway", event_id, exc.__class__.__name__)
+            return True
 
     async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         cmd = await self.command(client, command)
@@ -210,11 +237,49 @@ class SlackAdapter:
             Actions((Button("Check in", "checkin", "primary"),)),
         )
         mine = await self.bot.handle(cmd)
-        teams = await self.bot.handle(Command(cmd.workspace, cmd.actor, "team list", "", cmd.source))
+        teams = [await self.bot.handle(Command(cmd.workspace, cmd.actor, f"list team {key}", "", cmd.source))
+                 for key in await self.team_keys(cmd.workspace, cmd.actor.external_id)]  # fmt: skip
+        if not teams:
+            teams = [Message.of(Header(("Your teams",)), Text(("You are in no team yet: /okr team join <key>.",)))]
         try:
-            await client.views_publish(user_id=cmd.actor.external_id, view=render.home_view([intro, mine, teams]))
+            await client.views_publish(user_id=cmd.actor.external_id, view=render.home_view([intro, mine, *teams]))
         except SlackApiError as exc:
             log.warning("views.publish failed: %s", _error(exc))
+
+    async def team_keys(self, workspace: WorkspaceRef, user_id: str) -> list[str]:
+        """The keys of the teams the member belongs to (App Home shows those, not every team)."""
+        query = (
+            select(Team.key)
+            .join(TeamMembership, col(TeamMembership.team_id) == col(Team.id))
+            .join(Member, col(Member.id) == col(TeamMembership.member_id))
+            .join(Workspace, col(Workspace.id) == col(Team.workspace_id))
+            .where(Workspace.platform == workspace.platform, Workspace.external_id == workspace.external_id)
+            .where(Member.external_id == user_id, col(Member.workspace_id) == col(Workspace.id))
+            .order_by(Team.key)
+            .limit(HOME_TEAMS)
+        )
+        async with self.bot.db.read() as session:
+            return list((await session.exec(query)).all())
+
+    async def on_app_uninstalled(self, context: Any) -> None:
+        """Slack removed okrbot from a workspace: forget its token (OAuth); either way answer 200."""
+        log.info("slack: uninstalled from %s", context.team_id or context.enterprise_id)
+        if self.installations is not None:
+            await self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+
+    async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
+        """Tokens revoked (the event carries user ids, never tokens): drop what they belonged to."""
+        tokens = event.get("tokens") or {}
+        users, bots = list(tokens.get("oauth") or []), list(tokens.get("bot") or [])
+        log.info("slack: %d user and %d bot tokens revoked in %s", len(users), len(bots), context.team_id)
+        if self.installations is None:
+            return
+        for user_id in users:
+            await self.installations.async_delete_installation(
+                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+            )
+        if bots:
+            await self.installations.async_delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
 
     async def _send_dm(self, client: AsyncWebClient, user_id: str, message: Message) -> None:
         try:

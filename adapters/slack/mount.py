@@ -7,14 +7,22 @@ import logging
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from adapters.settings import Settings, SlackSettings
 from adapters.slack.adapter import SlackAdapter
-from adapters.slack.outbound import web_client
+from adapters.slack.installations import InstallationStore, OAuthStateStore, SeenEvents
+from adapters.slack.outbound import SlackOutbound, TokenFor, web_client
+from bot.command import WorkspaceRef
 from bot.core import Bot
 
 log = logging.getLogger(__name__)
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
+OUTBOUND_KEY = web.AppKey("slack_outbound", SlackOutbound)
+#: The bot scopes of manifest.yml (a test keeps the two equal), asked for by /slack/install.
+SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write")
 
 
 def build_bolt(settings: SlackSettings, bot: Bot) -> AsyncApp:
@@ -30,27 +38,116 @@ def build_bolt(settings: SlackSettings, bot: Bot) -> AsyncApp:
     )
 
 
+def build_oauth_bolt(settings: SlackSettings, store: InstallationStore) -> AsyncApp:
+    """The Bolt app of a multi-workspace install: each request's bot token comes from the store."""
+    assert settings.client_id and settings.client_secret and settings.state_secret and settings.signing_secret
+    oauth = AsyncOAuthSettings(
+        client_id=settings.client_id,
+        client_secret=settings.client_secret.get_secret_value(),
+        scopes=list(SCOPES),
+        installation_store=store,
+        installation_store_bot_only=True,
+        state_store=OAuthStateStore(store.db, settings.state_secret.get_secret_value()),
+        install_path="/slack/install",
+        redirect_uri_path="/slack/oauth_redirect",
+    )
+    return AsyncApp(
+        name="okrbot",
+        signing_secret=settings.signing_secret.get_secret_value(),
+        client=web_client(settings.api_url),  # oauth.v2.access and auth.test go to OKRBOT_SLACK_API_URL too
+        oauth_settings=oauth,
+        installation_store_bot_only=True,
+        logger=logging.getLogger("okrbot.slack.bolt"),
+    )
+
+
+def _oauth_problem(slack: SlackSettings) -> str | None:
+    missing = [
+        name
+        for name, value in (
+            ("SLACK_CLIENT_SECRET", slack.client_secret),
+            ("SLACK_STATE_SECRET", slack.state_secret),
+            ("SLACK_SIGNING_SECRET", slack.signing_secret),
+        )
+        if value is None
+    ]
+    return f"slack: off (SLACK_CLIENT_ID is set but {' and '.join(missing)} not)" if missing else None
+
+
 def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
     """Add Slack's routes when Slack is configured; return the start-up log line."""
     slack = settings.slack
+    if slack.client_id:
+        return _mount_oauth(app, slack, bot)
     if slack.signing_secret is None and slack.app_token is None:
         return "slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to turn it on)"
     if slack.bot_token is None:
         return "slack: off (SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not)"
-    adapter = SlackAdapter(bot, build_bolt(slack, bot))
+    adapter = SlackAdapter(bot, build_bolt(slack, bot), seen=SeenEvents(bot.db))
     app[ADAPTER_KEY] = adapter
+    token = slack.bot_token.get_secret_value()
+    app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, _one_token(token))
     if slack.app_token is not None:
         _socket_mode(app, adapter, slack.app_token.get_secret_value())
         if slack.signing_secret is None:
             return "slack: on through Socket Mode (SLACK_APP_TOKEN); no HTTP route"
 
-    async def events(request: web.Request) -> web.Response:
-        bolt_response = await adapter.app.async_dispatch(await to_bolt_request(request))
-        return await to_aiohttp_response(bolt_response)
-
-    app.router.add_post("/slack/events", events)
+    app.router.add_post("/slack/events", _events(adapter))
     mode = " and Socket Mode (SLACK_APP_TOKEN)" if slack.app_token is not None else ""
     return f"slack: on at POST /slack/events{mode} (single workspace, SLACK_BOT_TOKEN)"
+
+
+def _mount_oauth(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
+    problem = _oauth_problem(slack)
+    if problem:
+        return problem
+    store = InstallationStore(bot.db)
+    adapter = SlackAdapter(bot, build_oauth_bolt(slack, store), seen=SeenEvents(bot.db), installations=store)
+    app[ADAPTER_KEY] = adapter
+    app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, store.token_for)
+    flow = adapter.app.oauth_flow
+    assert flow is not None
+
+    async def install(request: web.Request) -> web.Response:
+        return await _answer(await flow.handle_installation(await to_bolt_request(request)))
+
+    async def redirect(request: web.Request) -> web.Response:
+        return await _answer(await flow.handle_callback(await to_bolt_request(request)))
+
+    app.router.add_get("/slack/install", install)
+    app.router.add_get("/slack/oauth_redirect", redirect)
+    app.router.add_post("/slack/events", _events(adapter))
+    ignored = " (SLACK_BOT_TOKEN ignored)" if slack.bot_token is not None else ""
+    return f"slack: on at POST /slack/events, installed from GET /slack/install (multi-workspace OAuth){ignored}"
+
+
+def _events(adapter: SlackAdapter):  # type: ignore[no-untyped-def]
+    async def events(request: web.Request) -> web.Response:
+        return await _answer(await adapter.app.async_dispatch(await _bolt_request(request)))
+
+    return events
+
+
+async def _bolt_request(request: web.Request) -> AsyncBoltRequest:
+    """The request for Bolt; a body Bolt cannot parse (not UTF-8, broken JSON) is a 400, not a crash.
+
+    An oversized body never gets here: aiohttp refuses it with 413 (``client_max_size``)."""
+    try:
+        return await to_bolt_request(request)
+    except ValueError:  # UnicodeDecodeError, json.JSONDecodeError
+        log.info("slack: a request body that could not be read was refused")
+        raise web.HTTPBadRequest(text="The request body could not be read.") from None
+
+
+async def _answer(response: BoltResponse) -> web.Response:
+    return await to_aiohttp_response(response)
+
+
+def _one_token(token: str) -> TokenFor:
+    async def token_for(_workspace: WorkspaceRef) -> str | None:
+        return token
+
+    return token_for
 
 
 def _socket_mode(app: web.Application, adapter: SlackAdapter, app_token: str) -> None:

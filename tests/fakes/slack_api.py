@@ -43,6 +43,8 @@ class FakeSlack:
     failures: dict[str, list[Failure]] = field(default_factory=dict)
     #: oauth.v2.access answers, by the code the install redirect carries.
     oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: auth.test answers, by bot token (any other token is workspace T1's).
+    bots: dict[str, dict[str, Any]] = field(default_factory=dict)
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -59,6 +61,16 @@ class FakeSlack:
             "is_owner": False,
             "profile": {"display_name": name, "real_name": name},
         }
+
+    def workspace(self, team: str, *, code: str, token: str, installer: str = "UINSTALLER") -> None:
+        """A workspace that can install okrbot: the code its OAuth redirect carries, the bot token it gets."""
+        bot = {"team_id": team, "team": f"Team {team}", "user_id": f"UBOT{team}", "bot_id": f"B{team}"}
+        self.bots[token] = {**bot, "url": f"https://{team.lower()}.slack.com/", "user": "okrbot"}
+        self.oauth_codes[code] = {
+            "app_id": "A1", "access_token": token, "token_type": "bot", "bot_user_id": bot["user_id"],
+            "scope": "commands,chat:write,users:read", "team": {"id": team, "name": bot["team"]},
+            "enterprise": None, "is_enterprise_install": False, "authed_user": {"id": installer},
+        }  # fmt: skip
 
     def fail(self, method: str, error: str = "", *, status: int = 200, retry_after: int | None = None, times: int = 1):
         self.failures.setdefault(method, []).append(Failure(error, status, retry_after, times))
@@ -137,9 +149,13 @@ class FakeSlack:
         answer = getattr(self, "_" + method.replace(".", "_"), None)
         if answer is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
+        if method == "auth.test":
+            return web.json_response({"ok": True, **self._auth_test(args, str(args.get("token") or token))})
         return web.json_response({"ok": True, **answer(args)})
 
-    def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
+    def _auth_test(self, args: dict[str, Any], token: str = "") -> dict[str, Any]:
+        if token in self.bots:
+            return self.bots[token]
         return {"url": "https://acme.slack.com/", "team": "Acme", "user": "okrbot", "team_id": "T1",
                 "user_id": "UBOT", "bot_id": "BBOT"}  # fmt: skip
 
