@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -15,6 +16,8 @@ from sqlalchemy import text
 from adapters.server import build_app
 from adapters.settings import Settings, SlackSettings
 from store.db import Database
+
+FORM = "application/x-www-form-urlencoded"
 
 
 def settings_for(db_url: str, fake: FakeSlack, **slack: Any) -> Settings:
@@ -209,3 +212,70 @@ async def test_bad_signatures_get_401_and_write_nothing(slack: SlackClient, fake
     assert response.status == 401
     assert await count(db_url, "team") == 0 and await count(db_url, "workspace") == 0
     assert fake.calls == []
+
+
+async def test_app_home_shows_the_member_s_own_teams_only(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    await slack.slash("UBOB", 'team add sales "Sales"')
+    await slack.slash("UBOB", 'objective add "Close the quarter" --team sales')
+    await slack.event({"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}, event_id="EvA")
+    rendered = json.dumps((await fake.wait_for("views.publish"))[0].args["view"])
+    assert "Team growth" in rendered and "Close the quarter" not in rendered and "Team sales" not in rendered
+    await slack.event({"type": "app_home_opened", "user": "UCAROL", "channel": "D2", "tab": "home"}, event_id="EvB")
+    rendered = json.dumps((await fake.wait_for("views.publish", 2))[1].args["view"])
+    assert "no team yet" in rendered and "Team growth" not in rendered
+
+
+@pytest.mark.parametrize("event", [{"type": "app_uninstalled"}, {"type": "tokens_revoked", "tokens": {"bot": ["UB"]}}])
+async def test_single_workspace_uninstall_events_are_answered(slack: SlackClient, fake: FakeSlack, event, caplog):
+    caplog.set_level("INFO", logger="adapters.slack.adapter")
+    response = await slack.event(event, event_id=f"Ev-{event['type']}")
+    assert response.status == 200
+    for _ in range(100):
+        if any(event["type"].split("_")[-1] in r.getMessage() for r in caplog.records):
+            break
+        await asyncio.sleep(0.02)
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "T1" in logged and TOKEN not in logged
+    assert (await slack.slash("UALICE", "help"))["response_type"] == "ephemeral"  # still serving
+
+
+async def test_a_retry_reaching_another_instance_is_not_run_again(slack: SlackClient, fake: FakeSlack, db_url: str):
+    other = await start(db_url, fake)  # a second instance on the same database (or this one restarted)
+    try:
+        event = {"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}
+        assert (await slack.event(event, event_id="EvTwice")).status == 200
+        await fake.wait_for("views.publish")
+        retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+        assert (await other.event(event, event_id="EvTwice", headers=retry)).status == 200
+        assert (await other.event({**event, "user": "UBOB"}, event_id="EvNew")).status == 200
+        await fake.wait_for("views.publish", 2)
+        await asyncio.sleep(0.2)
+        assert [c.args["user_id"] for c in fake.of("views.publish")] == ["UALICE", "UBOB"]
+        assert await count(db_url, "slack_event") == 2
+    finally:
+        await other.http.close()
+
+
+async def test_oversized_and_malformed_bodies_are_refused_cleanly(slack: SlackClient, db_url: str):
+    huge = "text=" + "x" * (1024 * 1024)
+    response = await slack.post(huge, "application/x-www-form-urlencoded")
+    assert response.status == 413
+    for body, kind in (('{"type": "event_callback", ', "application/json"), ("payload=%7Bnot+json", FORM),
+                       ("\xff\xfe", FORM)):  # fmt: skip
+        signed = {**sign(body), "Content-Type": kind}
+        response = await slack.http.post("/slack/events", data=body.encode("latin-1"), headers=signed)
+        assert response.status in (400, 401), (body, response.status)
+    response = await slack.post('{"type": "event_callback", ', "application/json")
+    assert response.status == 400
+    assert (await slack.slash("UALICE", "help"))["response_type"] == "ephemeral"  # the server is fine
+    assert await count(db_url, "workspace") == 1
+
+
+def test_oauth_asks_for_the_manifest_s_scopes():
+    from adapters.slack.mount import SCOPES
+
+    with open("adapters/slack/manifest.yml", encoding="utf-8") as f:
+        lines = [line.split("#")[0].rstrip() for line in f]
+    start, end = lines.index("    bot:") + 1, lines.index("settings:")
+    assert tuple(line.strip()[2:] for line in lines[start:end] if line.startswith("      - ")) == SCOPES
