@@ -1,0 +1,220 @@
+"""Dispatchers: claim outbox rows, send them through the Outbound of their platform, record it.
+
+**Delivery guarantee.** Every queued message is sent at least once and, barring a crash, exactly
+once: a row is claimed in its own short transaction (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so
+several dispatchers on several instances never claim the same row; SQLite's single writer gives
+the same on one machine), and is marked sent in another transaction right after the platform
+accepts the message. If the process dies between the platform accepting a message and that
+commit, the row's claim lapses after the lease (10 minutes by default) and the message is sent a
+second time. A dispatcher sends one message at a time, so such a crash duplicates at most one
+message per dispatcher, and loses none. Failures are retried with exponential backoff and jitter
+(or after the platform's ``Retry-After``) and, after ``max_attempts``, the row is marked failed
+with the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import random
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from bot.command import WorkspaceRef
+from bot.outbound import DeliveryError, Outbound
+from bot.outbox import Envelope
+from scheduler.pacing import Pacer
+from store.db import Database
+from store.models import Delivery, Workspace, utcnow
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], dt.datetime]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    attempts: int  # including this one
+    kind: str
+    payload: str
+    workspace: WorkspaceRef
+
+
+@dataclass
+class Stats:
+    claimed: int = 0
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    deferred: int = 0
+
+    def add(self, other: Stats) -> None:
+        for name in ("claimed", "sent", "retried", "failed", "deferred"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Dispatcher:
+    db: Database
+    outbounds: Mapping[str, Outbound]
+    clock: Clock = utcnow
+    pacer: Pacer = field(default_factory=Pacer)
+    max_attempts: int = 5
+    base_delay: float = 30.0  # seconds before the first retry; doubles each time
+    max_delay: float = 6 * 3600.0
+    lease: float = 600.0  # a claim older than this is presumed dead and taken again
+    batch: int = 10
+    max_inline_wait: float = 2.0  # a longer pacing wait puts the row back for later
+    sleep: Sleep = asyncio.sleep
+    rng: Callable[[], float] = random.random
+
+    # -- claiming ------------------------------------------------------------------------------
+
+    async def claim(self) -> list[Claimed]:
+        """Take up to ``batch`` due rows of the platforms this dispatcher can send to."""
+        if not self.outbounds:
+            return []
+        now = self.clock()
+        query = (
+            select(Delivery.id, Delivery.attempts, Delivery.kind, Delivery.payload, Workspace.platform,
+                   Workspace.external_id, Workspace.name)
+            .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
+            .where(col(Delivery.status).in_(("pending", "sending")), Delivery.next_attempt_at <= now,
+                   col(Workspace.platform).in_(list(self.outbounds)))
+            .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+            .limit(self.batch)
+            .with_for_update(of=Delivery, skip_locked=True)
+        )  # fmt: skip
+        async with self.db.write() as session:
+            rows = (await session.exec(query)).all()
+            if not rows:
+                return []
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery)
+                .where(col(Delivery.id).in_([r[0] for r in rows]))
+                .values(status="sending", attempts=Delivery.attempts + 1,
+                        next_attempt_at=now + dt.timedelta(seconds=self.lease))
+            )  # fmt: skip
+        return [
+            Claimed(r[0], r[1] + 1, r[2], r[3], WorkspaceRef(r[4], r[5], r[6]))  # type: ignore[arg-type]
+            for r in rows
+        ]
+
+    async def _finish(self, claimed: Claimed, **values: object) -> None:
+        async with self.db.write() as session:
+            await session.exec(  # type: ignore[call-overload]
+                update(Delivery)
+                .where(col(Delivery.id) == claimed.id, Delivery.status == "sending",
+                       Delivery.attempts == claimed.attempts)
+                .values(**values)
+            )  # fmt: skip
+
+    # -- sending -------------------------------------------------------------------------------
+
+    async def _paced(self, claimed: Claimed, target: str) -> float:
+        """Wait for the pacer (0 once it allows), or the seconds to put the row back for."""
+        ws = claimed.workspace
+        for _ in range(100):  # bounded: each turn waits at most max_inline_wait
+            wait = self.pacer.wait(ws.platform, ws.external_id, target)
+            if wait <= 0:
+                self.pacer.take(ws.platform, ws.external_id, target)
+                return 0.0
+            if wait > self.max_inline_wait:
+                return wait
+            await self.sleep(wait)
+        return self.max_inline_wait
+
+    async def send_one(self, claimed: Claimed) -> str:
+        """Send one claimed row; its outcome: sent, retried, failed or deferred."""
+        try:
+            envelope = Envelope.loads(claimed.payload)
+        except (ValueError, KeyError, TypeError) as exc:
+            await self._finish(claimed, status="failed", last_error=f"unreadable payload: {exc}"[:500])
+            return "failed"
+        defer = await self._paced(claimed, envelope.target)
+        if defer:
+            await self._finish(claimed, status="pending", attempts=claimed.attempts - 1,
+                               next_attempt_at=self.clock() + dt.timedelta(seconds=defer))  # fmt: skip
+            return "deferred"
+        outbound = self.outbounds[claimed.workspace.platform]
+        try:
+            if envelope.to == "direct":
+                await outbound.send_direct(claimed.workspace, envelope.target, envelope.message)
+            else:
+                await outbound.post_channel(claimed.workspace, envelope.target, envelope.message)
+        except DeliveryError as exc:
+            return await self._failed(claimed, str(exc), exc.retry_after, exc.permanent)
+        except Exception as exc:  # noqa: BLE001 - a broken sender must not stop the others
+            log.exception("sending delivery %s failed", claimed.id)
+            return await self._failed(claimed, f"{exc.__class__.__name__}: {exc}", None, False)
+        await self._finish(claimed, status="sent", sent_at=self.clock(), last_error=None)
+        return "sent"
+
+    def backoff(self, attempts: int, retry_after: float | None) -> float:
+        """Seconds before the next attempt: the platform's Retry-After, else exponential with jitter."""
+        if retry_after is not None:
+            return retry_after * (1 + 0.1 * self.rng())
+        return min(self.max_delay, self.base_delay * 2 ** (attempts - 1)) * (0.5 + self.rng())
+
+    async def _failed(self, claimed: Claimed, reason: str, retry_after: float | None, permanent: bool) -> str:
+        ws = claimed.workspace
+        if retry_after is not None:
+            self.pacer.block(ws.platform, ws.external_id, retry_after)
+        if permanent or claimed.attempts >= self.max_attempts:
+            why = reason if permanent else f"{reason} (gave up after {claimed.attempts} attempts)"
+            log.warning("delivery %s failed for good: %s", claimed.id, why)
+            await self._finish(claimed, status="failed", last_error=why[:500])
+            return "failed"
+        delay = self.backoff(claimed.attempts, retry_after)
+        await self._finish(claimed, status="pending", last_error=reason[:500],
+                           next_attempt_at=self.clock() + dt.timedelta(seconds=delay))  # fmt: skip
+        return "retried"
+
+    # -- loops ---------------------------------------------------------------------------------
+
+    async def run_once(self) -> Stats:
+        """Claim one batch and send it, one message at a time."""
+        stats = Stats()
+        for claimed in await self.claim():
+            stats.claimed += 1
+            outcome = await self.send_one(claimed)
+            setattr(stats, outcome, getattr(stats, outcome) + 1)
+        return stats
+
+    async def drain(self, *, workers: int = 1, rounds: int = 10_000, seconds: float = 300.0) -> Stats:
+        """Send until nothing is due now (bounded by ``rounds`` batches per worker and ``seconds``)."""
+        total = Stats()
+
+        async def worker() -> None:
+            for _ in range(rounds):
+                stats = await self.run_once()
+                total.add(stats)
+                if stats.claimed == 0:
+                    return
+
+        await asyncio.wait_for(asyncio.gather(*(worker() for _ in range(workers))), seconds)
+        return total
+
+    async def run(self, stop: asyncio.Event, *, workers: int = 4, idle: float = 1.0) -> None:
+        """The long-running dispatchers of ``okrbot serve``: ``workers`` sending tasks."""
+
+        async def worker(number: int) -> None:
+            pause = idle
+            while not stop.is_set():
+                try:
+                    stats = await self.run_once()
+                    pause = idle
+                except Exception:  # noqa: BLE001 - the database may be away for a moment
+                    log.exception("dispatcher %d: a round failed; trying again in %.0f s", number, pause)
+                    stats, pause = Stats(), min(pause * 2, 60.0)
+                if stats.claimed == 0:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), pause)
+
+        await asyncio.gather(*(worker(n) for n in range(workers)))

@@ -1,0 +1,57 @@
+"""What ``okrbot send`` and ``okrbot deliveries`` do, for the command line to print."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+
+from sqlmodel import col, select
+
+from bot.outbound import Outbound
+from scheduler.dispatch import Dispatcher, Stats
+from scheduler.runs import What, matching_schedules, send_now
+from store.db import Database
+from store.models import Delivery, Workspace, utcnow
+
+
+async def send(
+    db: Database,
+    outbounds: Mapping[str, Outbound],
+    what: What,
+    *,
+    team: str | None = None,
+    workspace: str | None = None,
+    now: dt.datetime | None = None,
+    seconds: float = 120.0,
+) -> tuple[int, Stats, int]:
+    """Queue the current period's ``what`` now and send what can be sent: (queued, stats, still pending)."""
+    now = now or utcnow()
+    schedules = await matching_schedules(db, what, team=team, workspace=workspace)
+    queued = await send_now(db, what, schedules, now)
+    stats = await Dispatcher(db, outbounds).drain(seconds=seconds)
+    async with db.read() as session:
+        pending = len((await session.exec(select(Delivery.id).where(Delivery.status == "pending"))).all())
+    return queued, stats, pending
+
+
+async def deliveries(db: Database, *, status: str | None = None, limit: int = 200) -> list[str]:
+    """The latest deliveries, one line each."""
+    query = (
+        select(Delivery, Workspace.platform, Workspace.external_id)
+        .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
+        .order_by(col(Delivery.id).desc())
+        .limit(limit)
+    )
+    if status:
+        query = query.where(Delivery.status == status)
+    async with db.read() as session:
+        rows = (await session.exec(query)).all()
+    lines = []
+    for delivery, platform, external_id in rows:
+        when = (delivery.sent_at or delivery.next_attempt_at).strftime("%Y-%m-%d %H:%M")
+        error = f"  {delivery.last_error}" if delivery.last_error else ""
+        lines.append(
+            f"{delivery.id:>6} {delivery.status:<8} {delivery.kind:<8} {platform}:{external_id} {delivery.recipient} "
+            f"{delivery.period_key} attempts={delivery.attempts} {when}{error}"
+        )
+    return lines
