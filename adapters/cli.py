@@ -22,7 +22,7 @@ log = logging.getLogger("okrbot")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
     parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import,demo}")
+    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries}")
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
     chat.add_argument("--user", required=True, help="who you are, e.g. alice")
@@ -45,6 +45,12 @@ def _parser() -> argparse.ArgumentParser:
     teams = sub.add_parser("teams", help="Microsoft Teams tools: `teams package --app-id ID` writes the app zip")
     teams.add_argument("teams_action", choices=["package"])
     teams.add_argument("rest", nargs=argparse.REMAINDER, help="--app-id ID [--host HOST] [--out FILE]")
+    send = sub.add_parser("send", help="queue this period's prompts, reminders or digests now, and send them")
+    send.add_argument("what", choices=["prompts", "reminders", "digests"])
+    send.add_argument("--team", help="one team's (its key)")
+    send.add_argument("--workspace", help="one workspace's (its id or external id)")
+    deliveries = sub.add_parser("deliveries", help="list the delivery outbox, newest first")
+    deliveries.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
     return parser
 
 
@@ -95,6 +101,10 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_import(settings, args))
     if args.action == "demo":
         return asyncio.run(_demo(settings))
+    if args.action == "send":
+        return asyncio.run(_send(settings, args))
+    if args.action == "deliveries":
+        return asyncio.run(_deliveries(settings, args))
     from adapters.server import serve
 
     return serve(settings, host=args.host, port=args.port)
@@ -152,6 +162,32 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     print(sentence, file=sys.stdout if ok else sys.stderr)
     return 0 if ok else 1
+
+
+async def _send(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.server import outbounds
+    from scheduler.ops import send
+
+    db = Database(settings.database_url)
+    try:
+        queued, stats, pending = await send(db, outbounds(settings, db), args.what, team=args.team,
+                                            workspace=args.workspace)  # fmt: skip
+    finally:
+        await db.dispose()
+    print(f"Queued {queued} {args.what}; sent {stats.sent}, failed {stats.failed}, {pending} waiting to be sent.")
+    return 0
+
+
+async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    from scheduler.ops import deliveries
+
+    db = Database(settings.database_url)
+    try:
+        lines = await deliveries(db, status=args.status)
+    finally:
+        await db.dispose()
+    print("\n".join(lines) if lines else "No deliveries.")
+    return 0
 
 
 if __name__ == "__main__":

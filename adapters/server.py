@@ -14,12 +14,16 @@ from adapters.slack.mount import mount as mount_slack
 from adapters.teams.mount import mount as mount_teams
 from adapters.webchat.mount import mount as mount_webchat
 from bot.core import Bot
+from bot.outbound import Outbound
+from scheduler.dispatch import Dispatcher
+from scheduler.service import SchedulerService
 from store.db import Database, redacted
 
 log = logging.getLogger("okrbot.server")
 DB_KEY = web.AppKey("db", Database)
 BOT_KEY = web.AppKey("bot", Bot)
 SURFACES_KEY = web.AppKey("surfaces", list)
+SCHEDULER_KEY = web.AppKey("scheduler", SchedulerService)
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -45,11 +49,60 @@ def build_app(settings: Settings) -> web.Application:
         mount_webchat(app, settings, app[BOT_KEY]),
     ]
 
+    app[SCHEDULER_KEY] = service = scheduler_service(settings, db, outbounds(settings, db, app))
+
+    async def start_scheduler(_app: web.Application) -> None:
+        await service.start()
+
     async def close(_app: web.Application) -> None:
+        await service.stop()
         await db.dispose()
+
+    app.on_startup.append(start_scheduler)
 
     app.on_cleanup.append(close)
     return app
+
+
+def outbounds(settings: Settings, db: Database, app: web.Application | None = None) -> dict[str, Outbound]:
+    """The platform → Outbound mapping the scheduler sends with: each surface that is configured."""
+    found: dict[str, Outbound] = {}
+    slack = settings.slack
+    if slack.bot_token is not None:
+        from adapters.slack.outbound import SlackOutbound
+
+        token = slack.bot_token.get_secret_value()
+
+        async def token_for(_workspace: object) -> str | None:
+            return token  # single workspace: one bot token
+
+        found["slack"] = SlackOutbound(slack.api_url, token_for)  # type: ignore[assignment]
+    try:
+        from adapters.teams.mount import OUTBOUND_KEY
+    except ImportError:
+        return found
+    if app is not None and OUTBOUND_KEY in app:
+        found["teams"] = app[OUTBOUND_KEY]  # type: ignore[assignment]
+    elif settings.teams.app_id:
+        from adapters.teams.auth import authentication, sdk_config
+        from adapters.teams.outbound import TeamsOutbound
+        from adapters.teams.references import References
+
+        config = sdk_config(settings.teams)
+        references = References(db, timezone=settings.timezone)
+        found["teams"] = TeamsOutbound(authentication(settings.teams), references, app_id=config.APP_ID)  # type: ignore[assignment]
+    return found
+
+
+def scheduler_service(settings: Settings, db: Database, senders: dict[str, Outbound]) -> SchedulerService:
+    """Prompts, reminders and digests on the schedule table; sending through ``senders``."""
+    import datetime as dt
+    import os
+
+    grace = float(os.environ.get("OKRBOT_MISFIRE_GRACE_HOURS", "6"))
+    workers = int(os.environ.get("OKRBOT_DISPATCH_WORKERS", "4"))
+    dispatcher = Dispatcher(db, senders)
+    return SchedulerService(db, dispatcher, grace=dt.timedelta(hours=grace), workers=workers)
 
 
 def serve(settings: Settings, *, host: str | None = None, port: int | None = None) -> int:

@@ -166,14 +166,22 @@ class Dispatcher:
         ws = claimed.workspace
         if retry_after is not None:
             self.pacer.block(ws.platform, ws.external_id, retry_after)
-        if permanent or claimed.attempts >= self.max_attempts:
+        if permanent or (claimed.attempts >= self.max_attempts and retry_after is None):
             why = reason if permanent else f"{reason} (gave up after {claimed.attempts} attempts)"
             log.warning("delivery %s failed for good: %s", claimed.id, why)
             await self._finish(claimed, status="failed", last_error=why[:500])
             return "failed"
         delay = self.backoff(claimed.attempts, retry_after)
-        await self._finish(claimed, status="pending", last_error=reason[:500],
-                           next_attempt_at=self.clock() + dt.timedelta(seconds=delay))  # fmt: skip
+        # Being throttled is not the message's fault: a Retry-After does not use up an attempt,
+        # so a 429 storm delays a fan-out but never turns it into failures.
+        attempts = claimed.attempts - 1 if retry_after is not None else claimed.attempts
+        await self._finish(
+            claimed,
+            status="pending",
+            attempts=attempts,
+            last_error=reason[:500],
+            next_attempt_at=self.clock() + dt.timedelta(seconds=delay),
+        )
         return "retried"
 
     # -- loops ---------------------------------------------------------------------------------
