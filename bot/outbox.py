@@ -24,7 +24,6 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import messages as m
-from bot.commands.checkin import checkin_form
 from bot.messages import Context, Header, Message, Text, spans
 from bot.views import kr_line, mention
 from store.models import CheckIn, Cycle, Delivery, KeyResult, Member, Objective
@@ -206,6 +205,8 @@ HOW = "Answer with the button, or type checkin KR-n <value> [<confidence 0-10>] 
 
 def prompt_message(member: Member, krs: list[KeyResult]) -> Message:
     """The weekly prompt: the person's key results as they stand, and the form for all of them."""
+    from bot.commands.checkin import checkin_form  # the commands package imports this module
+
     return Message.of(
         Header(("Weekly check-in",)),
         Text(spans("Hi ", mention(member), ", how did your key results move this week?")),
@@ -217,6 +218,8 @@ def prompt_message(member: Member, krs: list[KeyResult]) -> Message:
 
 def reminder_message(member: Member, krs: list[KeyResult], *, by: Member | None = None) -> Message:
     """A reminder (or a nudge ``by`` someone) to those who have not checked in this week."""
+    from bot.commands.checkin import checkin_form
+
     who = spans(mention(by), " asks: ") if by is not None else ()
     return Message.of(
         Text(spans(who, "Reminder, ", mention(member), ": you have not checked in this week yet.")),

@@ -129,8 +129,11 @@ class SchedulerService:
         self.scheduler = AsyncIOScheduler(
             timezone=dt.UTC, job_defaults={"misfire_grace_time": grace, "coalesce": True, "max_instances": 1}
         )
-        await self.reload()
-        await self.run_due(catch_up=True)
+        try:
+            await self.reload()
+            await self.run_due(catch_up=True)
+        except Exception:  # noqa: BLE001 - the reconcile job tries again in a minute
+            log.exception("scheduler: the start-up catch-up failed")
         self.scheduler.add_job(self.reconcile, "interval", seconds=self.reconcile_seconds, id=RECONCILE_ID,
                                replace_existing=True)  # fmt: skip
         self.scheduler.start()
