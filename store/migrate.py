@@ -20,6 +20,15 @@ def alembic_config(url: str) -> Config:
     return config
 
 
+def head_revision() -> str:
+    """The newest migration shipped: what every database is at after an upgrade."""
+    from alembic.script import ScriptDirectory
+
+    head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()
+    assert head is not None
+    return head
+
+
 def upgrade(url: str, revision: str = "head") -> None:
     """Run the migrations; blocking, so call it before the event loop starts or in a thread."""
     prepare_sqlite_file(url)  # `okrbot db upgrade` runs before any Database has made the folder

@@ -19,6 +19,7 @@ from sqlmodel import col, select
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from store.db import Database, async_url, redacted
+from store.migrate import head_revision
 from store.models import CheckIn, KeyResult, Objective, Workspace, metadata
 from store.repo import Repo, workspace_by_external
 
@@ -114,7 +115,7 @@ def test_db_upgrade_twice_is_idempotent(tmp_path: Path) -> None:
     with sqlite3.connect(db_file) as connection:
         (version,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         tables = {row[0] for row in connection.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert version == "0001"
+    assert version == head_revision()
     assert set(metadata.tables) <= tables
 
 
