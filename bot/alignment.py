@@ -94,16 +94,26 @@ def _averages(krs: Sequence[KeyResult]) -> tuple[float | None, float | None]:
     )
 
 
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
 def _figures(objectives: int, krs: Sequence[KeyResult], extra: str = "") -> str:
     done, confidence = _averages(krs)
     if done is None or confidence is None:
-        return f"{objectives} objectives · no key results{extra}"
+        return f"{_plural(objectives, 'objective')} · no key results{extra}"
     dot = {"red": "🔴", "yellow": "🟡", "green": "🟢", "grey": "⚪"}[confidence_colour(round(confidence))]
-    return f"{objectives} objectives · progress {round(done * 100)}% · confidence {confidence:.1f} {dot}{extra}"
+    return (
+        f"{_plural(objectives, 'objective')} · progress {round(done * 100)}% · confidence {confidence:.1f} {dot}{extra}"
+    )
 
 
 async def organisation(ctx: Ctx) -> Message:
-    """``digest all``: one line per stage and per team, the cross-team links and the gaps."""
+    """``digest all``: one line per stage and per team, the cross-team links and the gaps.
+
+    Built from a fixed number of statements, and each objective and key result is visited a
+    fixed number of times, so the cost grows linearly with the organisation.
+    """
     repo = ctx.repo
     cycle = await current_cycle(ctx)
     clock = CycleClock(cycle, ctx.today)
@@ -111,33 +121,35 @@ async def organisation(ctx: Ctx) -> Message:
     krs = await repo.key_results(objective_ids=[o.id for o in objectives]) if objectives else []  # type: ignore[misc]
     capabilities = await repo.capabilities()
     teams = {t.id: t for t in await repo.teams()}
-    recent = await reports.check_ins_since(repo, [k.id for k in krs], ctx.now - WEEK)  # type: ignore[misc]
+    checked = await reports.checked_in_key_results(repo, cycle.id, ctx.now - WEEK)  # type: ignore[arg-type]
     owners = await reports.members_by_ids(repo, list({k.owner_id for k in krs}))
     stages = stage_map(capabilities)
     by_objective: dict[int, list[KeyResult]] = defaultdict(list)
     for kr in krs:
         by_objective[kr.objective_id].append(kr)
+    by_stage: dict[int, list[Objective]] = defaultdict(list)
+    by_team: dict[int, list[Objective]] = defaultdict(list)
+    for o in objectives:
+        by_team[o.team_id].append(o)
+        if o.capability_id in stages:
+            by_stage[stages[o.capability_id].id].append(o)  # type: ignore[index]
+    stage_teams = {stage_id: {o.team_id for o in on_stage} for stage_id, on_stage in by_stage.items()}
 
     blocks: list[Block] = [Header(("Digest · the whole organisation",)), Context((clock.line(),))]
     stage_rows: list[tuple[str, Spans]] = []
-    stage_teams: dict[int, set[int]] = defaultdict(set)
-    for o in objectives:
-        if o.capability_id in stages:
-            stage_teams[stages[o.capability_id].id].add(o.team_id)  # type: ignore[arg-type]
     for index, stage in enumerate(
         sorted((c for c in capabilities if c.parent_id is None), key=lambda c: (c.position, c.key)), 1
     ):
-        on_stage = [o for o in objectives if o.capability_id in stages and stages[o.capability_id].id == stage.id]
+        on_stage = by_stage.get(stage.id, [])  # type: ignore[call-overload]
         stage_krs = [k for o in on_stage for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
-        team_count = len(stage_teams.get(stage.id, ()))  # type: ignore[arg-type]
-        stage_rows.append((f"{index}. {stage.name}", (_figures(len(on_stage), stage_krs, f" · {team_count} teams"),)))
+        team_count = _plural(len(stage_teams.get(stage.id, ())), "team")  # type: ignore[call-overload]
+        stage_rows.append((f"{index}. {stage.name}", (_figures(len(on_stage), stage_krs, f" · {team_count}"),)))
     if stage_rows:
         blocks += [Text(("The value chain",), strong=True), Fields(tuple(stage_rows))]
 
-    checked = {c.key_result_id for c in recent}
     team_rows: list[tuple[str, Spans]] = []
     for team in sorted(teams.values(), key=lambda t: t.key):
-        own = [o for o in objectives if o.team_id == team.id]
+        own = by_team.get(team.id, [])  # type: ignore[call-overload]
         own_krs = [k for o in own for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
         people = {k.owner_id for k in own_krs if not _away(owners.get(k.owner_id), clock.today)}
         done = {k.owner_id for k in own_krs if k.id in checked}

@@ -103,17 +103,21 @@ def _history_start(cycle: Cycle, ctx: Ctx) -> dt.datetime:
     return dt.datetime.combine(cycle.starts_on, dt.time(), zone(ctx.workspace.timezone)) - 2 * WEEK
 
 
-def _across(rows, stages, teams, team) -> dict[int, list[tuple[Team, float | None]]]:  # type: ignore[no-untyped-def]
-    """Per stage, the other teams feeding it, with their average confidence (rolled up)."""
-    sums: dict[tuple[int, int], list[float]] = defaultdict(list)
-    for capability_id, team_id, average, count in rows:
-        if team_id != team.id and average is not None:
-            sums[(stages[capability_id].id, team_id)].extend([average] * count)
-        elif team_id != team.id:
-            sums.setdefault((stages[capability_id].id, team_id), [])
+def _across(
+    rows: list[tuple[int, int, int, int]], stages: dict[int, Capability], teams: dict[int, Team], team: Team
+) -> dict[int, list[tuple[Team, float | None]]]:
+    """Per stage, the other teams feeding it, with their average KR confidence (subs rolled up)."""
+    sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
+    for capability_id, team_id, total, count in rows:
+        if team_id != team.id and team_id in teams:
+            pair = sums[(stages[capability_id].id, team_id)]  # type: ignore[index]
+            pair[0] += total
+            pair[1] += count
     out: dict[int, list[tuple[Team, float | None]]] = defaultdict(list)
-    for (stage_id, team_id), values in sorted(sums.items()):
-        out[stage_id].append((teams[team_id], sum(values) / len(values) if values else None))
+    for (stage_id, team_id), (total, count) in sorted(
+        sums.items(), key=lambda item: (item[0][0], teams[item[0][1]].key)
+    ):
+        out[stage_id].append((teams[team_id], total / count if count else None))
     return out
 
 

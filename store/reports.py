@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from sqlalchemy import and_, exists, func
 from sqlmodel import col, select
 
-from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team
+from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership
 from store.repo import Repo
 
 
@@ -57,16 +57,21 @@ async def members_by_ids(repo: Repo, ids: Sequence[int]) -> dict[int, Member]:
     return {m.id: m for m in await repo.members(list(ids))} if ids else {}  # type: ignore[misc]
 
 
-async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> list[tuple[int, int, float | None, int]]:
-    """(capability id, team id, average KR confidence, objective count) for some capabilities."""
+async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
+    """(capability id, team id, sum of KR confidence, KR count) for some capabilities.
+
+    Sums and counts, not averages, so a caller rolling sub-capabilities up into their stage
+    weighs every key result once (an average of averages would weigh a one-KR objective like
+    a ten-KR one).  A team whose objectives there have no key results comes with a count of 0.
+    """
     if not capability_ids:
         return []
     query = (
         select(
             Objective.capability_id,
             Objective.team_id,
-            func.avg(KeyResult.confidence),
-            func.count(func.distinct(Objective.id)),
+            func.coalesce(func.sum(KeyResult.confidence), 0),
+            func.count(KeyResult.id),
         )
         .join(
             KeyResult,
@@ -86,7 +91,7 @@ async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> l
         .group_by(Objective.capability_id, Objective.team_id)
     )
     rows = (await repo.session.exec(query)).all()
-    return [(c, t, float(a) if a is not None else None, int(n)) for c, t, a, n in rows]  # type: ignore[misc]
+    return [(c, t, int(total), int(n)) for c, t, total, n in rows]  # type: ignore[misc]
 
 
 async def unsupported_capabilities(repo: Repo, cycle_id: int) -> list[Capability]:
@@ -111,6 +116,34 @@ async def unsupported_capabilities(repo: Repo, cycle_id: int) -> list[Capability
     )
     rolled_up = set((await repo.session.exec(fed_parents)).all())
     return [c for c in unsupported if c.id not in rolled_up]
+
+
+async def checked_in_key_results(repo: Repo, cycle_id: int, since: dt.datetime) -> set[int]:
+    """The key results of a cycle with a check-in after ``since``: one statement, whatever the size
+    of the organisation (a list of ids would hit the drivers' bound-parameter limits)."""
+    in_cycle = (
+        select(KeyResult.id)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(KeyResult.workspace_id == repo.workspace_id, Objective.cycle_id == cycle_id)
+    )
+    query = (
+        select(CheckIn.key_result_id)
+        .distinct()
+        .where(
+            CheckIn.workspace_id == repo.workspace_id,
+            CheckIn.created_at > since,
+            col(CheckIn.key_result_id).in_(in_cycle),
+        )
+    )
+    return set((await repo.session.exec(query)).all())
+
+
+async def team_ids_of(repo: Repo, member_id: int) -> list[int]:
+    """The teams a member belongs to, in one statement (not one per team)."""
+    query = select(TeamMembership.team_id).where(
+        TeamMembership.workspace_id == repo.workspace_id, TeamMembership.member_id == member_id
+    )
+    return list((await repo.session.exec(query)).all())
 
 
 async def cycle_objectives(repo: Repo, cycle_id: int, team_id: int | None = None) -> list[Objective]:

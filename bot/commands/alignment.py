@@ -8,6 +8,7 @@ from bot.digest import team_digest
 from bot.errors import UserError
 from bot.grammar import KEY, Arg, command
 from bot.messages import Message
+from store import reports
 
 
 @command(
@@ -24,7 +25,8 @@ async def tree_team(ctx: Ctx, key: str) -> Message:
 
 @command("digest", "[team <key> | all]", "Post a digest to this channel now (your team's, or the organisation's).")
 async def digest_default(ctx: Ctx) -> Message:
-    teams = [t for t in await ctx.repo.teams() if ctx.actor.id in await ctx.repo.team_member_ids(t.id)]  # type: ignore[arg-type]
+    mine = set(await reports.team_ids_of(ctx.repo, ctx.actor.id))  # type: ignore[arg-type]
+    teams = [t for t in await ctx.repo.teams() if t.id in mine]
     if len(teams) == 1:
         return await team_digest(ctx, teams[0])
     if not teams:
