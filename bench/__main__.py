@@ -1,14 +1,35 @@
-"""`python -m bench [--quick]`: every benchmark, one table."""
+"""`python -m bench [--quick]`: every benchmark, one table.
+
+Sections: Slack and Teams request latency against the bare SDK apps (bench/slack.py,
+bench/teams.py), memory of ``okrbot serve``, check-in write throughput through the core
+(bench/core.py), and the digest and fan-out benchmarks (bench/digest.py, bench/fanout.py) when
+they are there.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import logging
 import os
 import platform
+import time
+from collections.abc import Iterable
+from typing import Any
 
-from bench import core
+LATENCY_HEADER = (
+    "| benchmark | requests | throughput | p50 ms | p95 ms | p99 ms | max ms | errors | vs bare SDK app |\n"
+    "|---|---|---|---|---|---|---|---|---|"
+)
+#: (module, what it measures); each has ``async def run(quick: bool)`` returning printable rows.
+SECTIONS = (
+    ("bench.slack", "Slack /okr: okrbot serve vs a bare slack-bolt app"),
+    ("bench.teams", "Teams /api/messages: okrbot serve vs a bare botbuilder echo bot"),
+    ("bench.core", "check-in write throughput and reads through Bot.handle"),
+    ("bench.digest", "digest"),
+    ("bench.fanout", "scheduler fan-out"),
+)
 
 
 def machine() -> str:
@@ -23,17 +44,37 @@ def machine() -> str:
     )
 
 
+def print_rows(rows: Iterable[Any], header: str = LATENCY_HEADER) -> None:
+    print(header, flush=True)
+    for row in rows:
+        print(row.row(), flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench")
-    parser.add_argument("--quick", action="store_true", help="fewer requests, for a smoke run")
+    parser.add_argument("--quick", action="store_true", help="shorter runs, one round, SQLite only for the servers")
+    parser.add_argument("--only", help="comma-separated section modules to run, e.g. bench.slack,bench.core")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    started = time.monotonic()
     print(f"machine: {machine()}")
-    print("| benchmark | requests | throughput | p50 ms | p95 ms | p99 ms | errors |")
-    print("|---|---|---|---|---|---|---|")
-    for result in asyncio.run(core.run(args.quick)):
-        print(result.row())
+    print(f"command: python -m bench{' --quick' if args.quick else ''}", flush=True)
+    only = set(args.only.split(",")) if args.only else None
+    for module_name, title in SECTIONS:
+        if only is not None and module_name not in only:
+            continue
+        print(f"\n{title} ({module_name})", flush=True)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            print(f"(skipped: {module_name} is not there yet)", flush=True)
+            continue
+        rows = asyncio.run(module.run(args.quick))
+        print_rows(rows, getattr(module, "HEADER", LATENCY_HEADER))
+    print(f"\n(all benchmarks: {time.monotonic() - started:.0f} s)")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,8 @@ class Result:
 
         return (
             f"| {self.name} | {self.count} | {self.count / self.seconds:,.0f}/s | "
-            f"{pct(0.50):.1f} | {pct(0.95):.1f} | {pct(0.99):.1f} | {self.errors} |"
+            f"{pct(0.50):.1f} | {pct(0.95):.1f} | {pct(0.99):.1f} | {ms[-1] if ms else float('nan'):.0f} | "
+            f"{self.errors} | |"
         )
 
 
