@@ -77,22 +77,45 @@ class Dispatcher:
     # -- claiming ------------------------------------------------------------------------------
 
     async def claim(self) -> list[Claimed]:
-        """Take up to ``batch`` due rows of the platforms this dispatcher can send to."""
+        """Take up to ``batch`` due rows of the platforms this dispatcher can send to.
+
+        Fair across workspaces: the batch is shared among the workspaces with due rows (in a
+        rotating order), so one workspace's 10,000-person fan-out does not queue another's
+        handful of messages behind it.
+        """
         if not self.outbounds:
             return []
         now = self.clock()
-        query = (
-            select(Delivery.id, Delivery.attempts, Delivery.kind, Delivery.payload, Workspace.platform,
-                   Workspace.external_id, Workspace.name)
-            .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
-            .where(col(Delivery.status).in_(("pending", "sending")), Delivery.next_attempt_at <= now,
-                   col(Workspace.platform).in_(list(self.outbounds)))
-            .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
-            .limit(self.batch)
-            .with_for_update(of=Delivery, skip_locked=True)
-        )  # fmt: skip
+        due = (
+            col(Delivery.status).in_(("pending", "sending")),
+            Delivery.next_attempt_at <= now,
+            col(Workspace.platform).in_(list(self.outbounds)),
+        )
         async with self.db.write() as session:
-            rows = (await session.exec(query)).all()
+            spaces = (await session.exec(
+                select(Delivery.workspace_id).join(Workspace, col(Workspace.id) == Delivery.workspace_id)
+                .where(*due).distinct().limit(64)
+            )).all()  # fmt: skip
+            if not spaces:
+                return []
+            self._turn = (getattr(self, "_turn", 0) + 1) % len(spaces)
+            spaces = sorted(spaces)
+            spaces = spaces[self._turn :] + spaces[: self._turn]
+            share = max(1, -(-self.batch // len(spaces)))
+            rows: list = []  # type: ignore[type-arg]
+            for workspace_id in spaces:
+                if len(rows) >= self.batch:
+                    break
+                query = (
+                    select(Delivery.id, Delivery.attempts, Delivery.kind, Delivery.payload, Workspace.platform,
+                           Workspace.external_id, Workspace.name)
+                    .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
+                    .where(Delivery.workspace_id == workspace_id, *due)
+                    .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
+                    .limit(min(share, self.batch - len(rows)))
+                    .with_for_update(of=Delivery, skip_locked=True)
+                )  # fmt: skip
+                rows.extend((await session.exec(query)).all())
             if not rows:
                 return []
             await session.exec(  # type: ignore[call-overload]
@@ -118,17 +141,14 @@ class Dispatcher:
     # -- sending -------------------------------------------------------------------------------
 
     async def _paced(self, claimed: Claimed, target: str) -> float:
-        """Wait for the pacer (0 once it allows), or the seconds to put the row back for."""
+        """Wait for the pacer (0 once sending may go), or the seconds to put the row back for."""
         ws = claimed.workspace
-        for _ in range(100):  # bounded: each turn waits at most max_inline_wait
-            wait = self.pacer.wait(ws.platform, ws.external_id, target)
-            if wait <= 0:
-                self.pacer.take(ws.platform, ws.external_id, target)
-                return 0.0
-            if wait > self.max_inline_wait:
-                return wait
+        wait = self.pacer.reserve(ws.platform, ws.external_id, target, max_wait=self.max_inline_wait)
+        if wait > self.max_inline_wait:
+            return wait
+        if wait > 0:
             await self.sleep(wait)
-        return self.max_inline_wait
+        return 0.0
 
     async def send_one(self, claimed: Claimed) -> str:
         """Send one claimed row; its outcome: sent, retried, failed or deferred."""

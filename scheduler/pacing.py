@@ -49,14 +49,19 @@ class Bucket:
         self.tokens = min(self.limit.burst, self.tokens + (now - self.updated) * self.limit.rate)
         self.updated = now
 
-    def wait(self, now: float) -> float:
-        self._refill(now)
-        short = 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.limit.rate
-        return max(short, self.blocked_until - now, 0.0)
+    def reserve(self, now: float) -> float:
+        """Take a token now, owing it when none is left: the seconds until it is really ours.
 
-    def take(self, now: float) -> None:
+        Reserving rather than polling gives waiting senders their turns in order: a sender never
+        loses its turn to one that asked later.
+        """
         self._refill(now)
         self.tokens -= 1
+        owed = -self.tokens / self.limit.rate if self.tokens < 0 else 0.0
+        return max(owed, self.blocked_until - now, 0.0)
+
+    def refund(self) -> None:
+        self.tokens += 1
 
 
 @dataclass
@@ -84,15 +89,17 @@ class Pacer:
             out.append(self._bucket((platform, workspace, target), limits.per_target))
         return out
 
-    def wait(self, platform: str, workspace: str, target: str) -> float:
-        """Seconds until a message to ``target`` may go (0: now)."""
+    def reserve(self, platform: str, workspace: str, target: str, *, max_wait: float) -> float:
+        """Reserve a send to ``target``: the seconds to wait before sending (0: now). When that
+        would be more than ``max_wait`` nothing is reserved and the answer is how long to put the
+        message back for."""
         now = self.monotonic()
-        return max((b.wait(now) for b in self._pair(platform, workspace, target)), default=0.0)
-
-    def take(self, platform: str, workspace: str, target: str) -> None:
-        now = self.monotonic()
-        for bucket in self._pair(platform, workspace, target):
-            bucket.take(now)
+        buckets = self._pair(platform, workspace, target)
+        wait = max((b.reserve(now) for b in buckets), default=0.0)
+        if wait > max_wait:
+            for bucket in buckets:
+                bucket.refund()
+        return wait
 
     def block(self, platform: str, workspace: str, seconds: float) -> None:
         """The platform said Retry-After: nothing more to this workspace before then."""

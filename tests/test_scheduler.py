@@ -167,3 +167,21 @@ async def test_the_apscheduler_jobs_follow_the_schedule_table(db: Database, bot:
         assert not any(j.id.startswith("okrbot:reminder") for j in scheduler.scheduler.get_jobs())
     finally:
         await scheduler.stop()
+
+
+async def test_the_prompt_opens_every_key_result_in_one_click_on_slack(db: Database, bot: Bot, clock) -> None:
+    from adapters.slack.render import CHECKIN_ACTION, to_messages
+
+    await organisation(bot)
+    await say(bot, "alice", 'kr add O-1 "Second KR of bob" --target 10 --owner <@bob>')
+    clock.now = dt.datetime(2026, 11, 20, 15, 0, tzinfo=dt.UTC)  # Friday 10:00 in New York
+    scheduler = service(db, clock)
+    await scheduler.reload()
+    await scheduler.run_due(catch_up=True)
+    (prompt,) = [d for d in await deliveries(db, "prompt") if d.recipient == "bob"]
+    message = Envelope.loads(prompt.payload).message
+    form = next(b for b in message.blocks if isinstance(b, Form))
+    assert [g.ref for g in form.groups] == ["KR-2", "KR-4"]
+    blocks = [block for part in to_messages(message) for block in part["blocks"]]
+    buttons = [b["accessory"]["action_id"] for b in blocks if "accessory" in b]
+    assert f"{CHECKIN_ACTION}:all" in buttons  # one click: the modal with both key results
