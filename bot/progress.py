@@ -40,7 +40,13 @@ class CycleClock:
     def ended(self) -> bool:
         return self.today > self.cycle.ends_on
 
+    @property
+    def upcoming(self) -> bool:
+        return self.today < self.cycle.starts_on
+
     def line(self) -> str:
+        if self.upcoming:
+            return f"{self.cycle.name} · starts {self.cycle.starts_on} · {self.weeks} weeks"
         if self.ended:
             return f"{self.cycle.name} · ended {self.cycle.ends_on} · {self.weeks} weeks"
         return (

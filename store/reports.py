@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import and_, exists, func
+from sqlalchemy import and_, func
 from sqlmodel import col, select
 
 from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership
@@ -17,17 +17,22 @@ from store.repo import Repo
 
 
 async def cycle_for(repo: Repo, day: dt.date) -> Cycle | None:
-    """The open cycle holding ``day``, else the latest one that has started (it may have ended)."""
+    """The open cycle holding ``day``, else the latest one that has started (it may have ended),
+    else the next one to start: a workspace that planned its first cycle ahead sees it."""
     cycle = await repo.open_cycle_on(day)
     if cycle is not None:
         return cycle
-    query = (
+    started = (
         select(Cycle)
         .where(Cycle.workspace_id == repo.workspace_id, Cycle.starts_on <= day)
         .order_by(col(Cycle.ends_on).desc())
         .limit(1)
     )
-    return (await repo.session.exec(query)).first()
+    cycle = (await repo.session.exec(started)).first()
+    if cycle is not None:
+        return cycle
+    upcoming = select(Cycle).where(Cycle.workspace_id == repo.workspace_id).order_by(Cycle.starts_on).limit(1)
+    return (await repo.session.exec(upcoming)).first()
 
 
 async def check_ins_since(repo: Repo, kr_ids: Sequence[int], since: dt.datetime) -> list[CheckIn]:
@@ -95,27 +100,31 @@ async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> l
 
 
 async def unsupported_capabilities(repo: Repo, cycle_id: int) -> list[Capability]:
-    """Capabilities that no active objective of the cycle supports; a stage counts as supported
-    when one of its sub-capabilities is."""
-    supported = exists().where(
-        Objective.workspace_id == repo.workspace_id,
-        Objective.capability_id == Capability.id,
-        Objective.cycle_id == cycle_id,
-        col(Objective.archived).is_(False),
+    """Capabilities that no active objective of the cycle supports, in value-chain order (each
+    stage, then its sub-capabilities); a stage counts as supported when one of its
+    sub-capabilities is.  Two statements, whatever the size of the organisation."""
+    capabilities = list(
+        (await repo.session.exec(select(Capability).where(Capability.workspace_id == repo.workspace_id))).all()
     )
-    query = (
-        select(Capability)
-        .where(Capability.workspace_id == repo.workspace_id, ~supported)
-        .order_by(Capability.position, Capability.key)
+    supported_query = (
+        select(Objective.capability_id)
+        .distinct()
+        .where(
+            Objective.workspace_id == repo.workspace_id,
+            Objective.cycle_id == cycle_id,
+            col(Objective.archived).is_(False),
+            col(Objective.capability_id).is_not(None),
+        )
     )
-    unsupported = list((await repo.session.exec(query)).all())
-    if not unsupported:
-        return []
-    fed_parents = select(Capability.parent_id).where(
-        Capability.workspace_id == repo.workspace_id, col(Capability.parent_id).is_not(None), supported
-    )
-    rolled_up = set((await repo.session.exec(fed_parents)).all())
-    return [c for c in unsupported if c.id not in rolled_up]
+    supported = set((await repo.session.exec(supported_query)).all())
+    by_id = {c.id: c for c in capabilities}
+    supported |= {by_id[c].parent_id for c in supported if c in by_id and by_id[c].parent_id}
+
+    def chain_order(c: Capability) -> tuple[int, str, bool, int, str]:
+        stage = by_id.get(c.parent_id, c) if c.parent_id else c
+        return (stage.position, stage.key, c.parent_id is not None, c.position, c.key)
+
+    return sorted((c for c in capabilities if c.id not in supported), key=chain_order)
 
 
 async def checked_in_key_results(repo: Repo, cycle_id: int, since: dt.datetime) -> set[int]:
