@@ -66,22 +66,24 @@ async def tree(ctx: Ctx, team: Team | None) -> Message:
         by_capability[o.capability_id if o.capability_id in catalog.capabilities else None].append(o)
     for index, stage in enumerate(stages, start=1):
         blocks += [Divider(), Text(spans(f"{index}. ", UserText(stage.name)), strong=True)]
+        subs = sorted((c for c in capabilities if c.parent_id == stage.id), key=lambda c: (c.position, c.key))
+        if not by_capability.get(stage.id) and not any(by_capability.get(s.id) for s in subs):
+            # Said under the stage itself, so it cannot be read as being about its last sub.
+            blocks.append(Context(("No objective supports this stage" + (" in this team." if team else "."),)))
         for o in by_capability.get(stage.id, []):
             blocks += _objective(o, catalog, children)
-        subs = sorted((c for c in capabilities if c.parent_id == stage.id), key=lambda c: (c.position, c.key))
         for sub_index, sub in enumerate(subs, start=1):
             blocks.append(Text(spans(f"{index}.{sub_index} ", UserText(sub.name))))
             for o in by_capability.get(sub.id, []):
                 blocks += _objective(o, catalog, children)
-        if not by_capability.get(stage.id) and not any(by_capability.get(s.id) for s in subs):
-            blocks.append(Context(("No objective supports this stage" + (" in this team." if team else "."),)))
     unaligned = by_capability.get(None, [])
     if unaligned:
         blocks += [Divider(), Text(("Not aligned to a capability",), strong=True)]
         for o in unaligned:
             blocks += _objective(o, catalog, children)
     if not shown:
-        blocks.append(Text((f"No objectives in {cycle.name} yet.",)))
+        whose = f"Team {team.key} has no" if team else "No"
+        blocks.append(Text((f"{whose} objectives in {cycle.name} yet.",)))
     return Message.of(*blocks)
 
 
