@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -31,6 +32,9 @@ def _parser() -> argparse.ArgumentParser:
     serve = sub.add_parser("serve", help="the HTTP server for Slack, Teams and the web chat")
     serve.add_argument("--host")
     serve.add_argument("--port", type=int)
+    serve.add_argument("--webchat", action="store_true", help="the web chat at / even with Slack or Teams configured")
+    serve.add_argument("--demo", action="store_true", help="load the demo organisation first (once) and open it")
+    serve.add_argument("--log-format", choices=["text", "json"], default="text", help="json: one object a line")
 
     db = sub.add_parser("db", help="database maintenance")
     db.add_argument("db_action", choices=["upgrade"], help="upgrade: run the migrations")
@@ -84,8 +88,9 @@ def main(argv: list[str] | None = None) -> int:
 
         return package(args.rest)
     settings = _settings(args)
-    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    from adapters.logs import configure, secrets_of
+
+    configure(settings.log_level, getattr(args, "log_format", "text"), secrets_of(settings))
     try:
         upgrade(settings.database_url)
     except Exception as exc:  # an unreachable or unwritable database: one sentence, no traceback
@@ -107,7 +112,21 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_deliveries(settings, args))
     from adapters.server import serve
 
+    if args.webchat:
+        os.environ["OKRBOT_WEBCHAT"] = "on"  # read by the web chat's settings, like the variable
+    if args.demo:
+        asyncio.run(_load_demo(settings))
     return serve(settings, host=args.host, port=args.port)
+
+
+async def _load_demo(settings: Settings) -> None:
+    from bot.demo import load_demo
+
+    db = Database(settings.database_url)
+    try:
+        log.info("%s", await load_demo(db, timezone=settings.timezone))
+    finally:
+        await db.dispose()
 
 
 def _chat(settings: Settings, user: str, workspace: str) -> int:

@@ -12,6 +12,8 @@ from adapters.metrics import install as install_metrics
 from adapters.settings import Settings
 from adapters.slack.mount import mount as mount_slack
 from adapters.teams.mount import mount as mount_teams
+from adapters.webchat.mount import OUTBOUND_KEY as WEBCHAT_OUTBOUND_KEY
+from adapters.webchat.mount import is_on as webchat_on
 from adapters.webchat.mount import mount as mount_webchat
 from bot.core import Bot
 from bot.outbound import Outbound
@@ -24,6 +26,8 @@ DB_KEY = web.AppKey("db", Database)
 BOT_KEY = web.AppKey("bot", Bot)
 SURFACES_KEY = web.AppKey("surfaces", list)
 SCHEDULER_KEY = web.AppKey("scheduler", SchedulerService)
+#: After SIGTERM or Ctrl-C: no new connections, this long for requests in flight (Heroku kills at 30 s).
+SHUTDOWN_TIMEOUT = 25.0
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -67,6 +71,8 @@ def build_app(settings: Settings) -> web.Application:
 def outbounds(settings: Settings, db: Database, app: web.Application | None = None) -> dict[str, Outbound]:
     """The platform → Outbound mapping the scheduler sends with: each surface that is configured."""
     found: dict[str, Outbound] = {}
+    if app is not None and WEBCHAT_OUTBOUND_KEY in app:
+        found["local"] = app[WEBCHAT_OUTBOUND_KEY]  # into the open web chat pages of this process
     slack = settings.slack
     if slack.bot_token is not None:
         from adapters.slack.outbound import SlackOutbound
@@ -111,5 +117,13 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     app = build_app(settings)
     for line in app[SURFACES_KEY]:
         log.info("%s", line)
-    web.run_app(app, host=host, port=port, print=lambda _: log.info("listening on http://%s:%d", host, port))
+    web.run_app(app, host=host, port=port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=lambda _: _ready(app, host, port))
     return 0
+
+
+def _ready(app: web.Application, host: str, port: int) -> None:
+    log.info("listening on http://%s:%d", host, port)
+    if webchat_on(app):  # the one line a person trying okrbot needs, on standard output
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        shown = f"[{shown}]" if ":" in shown else shown
+        print(f"okrbot is ready: open http://{shown}:{port}/ in your browser (Ctrl-C stops it).", flush=True)

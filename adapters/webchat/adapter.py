@@ -1,0 +1,124 @@
+"""The web chat's edge: what the page sends, as the core's Commands; the core's replies, as JSON.
+
+The page says who it is (the "who am I" switcher): the web chat is a local try-out surface with
+no login, which is why it answers only this machine unless the operator opens it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import col, select
+
+from adapters.console.adapter import LOCAL_NAME, local_id, to_command
+from adapters.webchat.hub import DM_PREFIX, Hub, Pane
+from adapters.webchat.render import to_json
+from bot.command import Command
+from bot.core import Bot
+from bot.messages import Context, Form, Message
+from store.models import Member
+from store.repo import workspace_by_external
+
+CHANNEL = "general"
+MAX_TEXT = 4000
+MAX_VALUES = 300
+
+
+class BadRequest(ValueError):
+    """What the page sent cannot be a command (a missing user, a name that is not one word)."""
+
+    def __init__(self, sentence: str) -> None:
+        super().__init__(sentence)
+        self.sentence = sentence
+
+
+def _name(value: Any, what: str) -> str:
+    if not isinstance(value, str) or not LOCAL_NAME.fullmatch(value):
+        raise BadRequest(f"The {what} must be one word of letters, digits, '.', '_' or '-' (up to 64).")
+    return value
+
+
+def _pane(value: Any) -> Pane:
+    return "direct" if value == "direct" else "channel"
+
+
+def one_key_result(message: Message, ref: str) -> Message:
+    """The check-in form cut down to ``ref`` (a progress line's Check in button); the whole form,
+    said so, when ``ref`` is not among the person's own key results. As Teams does it."""
+    ref = ref.upper()
+    form = next((block for block in message.blocks if isinstance(block, Form)), None)
+    if form is None:
+        return message
+    groups = tuple(group for group in form.groups if group.ref.upper() == ref)
+    if not groups:
+        note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
+        return Message(blocks=(note, *message.blocks), visibility=message.visibility)
+    cut = Form(form.title, groups, form.submit_label, form.action)
+    return Message(blocks=tuple(cut if b is form else b for b in message.blocks), visibility=message.visibility)
+
+
+class WebChatAdapter:
+    def __init__(self, bot: Bot, hub: Hub) -> None:
+        self.bot, self.hub = bot, hub
+
+    def command(self, body: Mapping[str, Any], text: str) -> Command:
+        """The page's request as a Command: ``@name`` options become mentions, as in the terminal."""
+        workspace = _name(body.get("workspace"), "workspace")
+        user = _name(body.get("user"), "user name")
+        if len(text) > MAX_TEXT:
+            raise BadRequest(f"A command is at most {MAX_TEXT} characters.")
+        pane = _pane(body.get("pane"))
+        channel = f"{DM_PREFIX}{local_id(user)}" if pane == "direct" else CHANNEL
+        return dataclasses.replace(to_command(text, user=user, workspace=workspace), channel=channel, source="webchat")
+
+    async def run(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A typed command: the reply; a reply for the whole channel goes to the other pages too."""
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise BadRequest("Send the command as text.")
+        command = self.command(body, text)
+        message = await self.bot.handle(command)
+        only = body.get("only")
+        if isinstance(only, str) and only:
+            message = one_key_result(message, only[:20])
+        reply = to_json(message)
+        if message.visibility == "channel" and command.channel == CHANNEL:
+            self.hub.publish(
+                command.workspace.external_id,
+                "channel",
+                CHANNEL,
+                {"kind": "reply", "from": command.actor.external_id, "said": text, "message": reply,
+                 "client": str(body.get("client", ""))[:64]},
+            )  # fmt: skip
+        return {"message": reply}
+
+    async def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A submitted form: the confirmation, or the form again with an error next to each wrong field."""
+        values = body.get("values")
+        if not isinstance(values, dict) or len(values) > MAX_VALUES:
+            raise BadRequest("Send the form's values as an object of field names to text.")
+        clean = {str(k)[:100]: str(v)[:MAX_TEXT] for k, v in values.items()}
+        action = str(body.get("action", ""))[:40]
+        command = self.command(body, action)
+        reply = await self.bot.submit_form(command, action, clean)
+        return {"message": to_json(reply.message), "errors": reply.errors}
+
+    async def workspace(self, name: Any) -> dict[str, Any]:
+        """Who can be chosen in the switcher: the workspace's members, admins first, then by name."""
+        external = local_id(_name(name, "workspace"))
+        async with self.bot.db.read() as session:
+            workspace = await workspace_by_external(session, "local", external)
+            members = []
+            if workspace is not None:
+                rows = await session.exec(select(Member).where(col(Member.workspace_id) == workspace.id))
+                members = sorted(rows.all(), key=lambda m: (not m.is_admin, (m.display_name or m.external_id).lower()))
+        return {
+            "workspace": external,
+            "name": workspace.name if workspace is not None and workspace.name else name,
+            "channel": CHANNEL,
+            "members": [
+                {"id": m.external_id, "name": m.display_name or m.external_id, "admin": m.is_admin} for m in members
+            ],
+        }
