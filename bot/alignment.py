@@ -14,6 +14,7 @@ from bot.scales import confidence_colour, progress
 from bot.views import Catalog, kr_line
 from store import reports
 from store.models import Capability, KeyResult, Objective, Team
+from store.reports import KrFigures
 
 
 def _join(parts: Sequence[Spans]) -> Spans:
@@ -87,7 +88,7 @@ async def tree(ctx: Ctx, team: Team | None) -> Message:
     return Message.of(*blocks)
 
 
-def _averages(krs: Sequence[KeyResult]) -> tuple[float | None, float | None]:
+def _averages(krs: Sequence[KeyResult | KrFigures]) -> tuple[float | None, float | None]:
     if not krs:
         return None, None
     return (
@@ -100,7 +101,7 @@ def _plural(count: int, word: str) -> str:
     return f"{count} {word}{'' if count == 1 else 's'}"
 
 
-def _figures(objectives: int, krs: Sequence[KeyResult], extra: str = "") -> str:
+def _figures(objectives: int, krs: Sequence[KeyResult | KrFigures], extra: str = "") -> str:
     done, confidence = _averages(krs)
     if done is None or confidence is None:
         return f"{_plural(objectives, 'objective')} · no key results{extra}"
@@ -120,13 +121,13 @@ async def organisation(ctx: Ctx) -> Message:
     cycle = await current_cycle(ctx)
     clock = CycleClock(cycle, ctx.today)
     objectives = await reports.cycle_objectives(repo, cycle.id)  # type: ignore[arg-type]
-    krs = await repo.key_results(objective_ids=[o.id for o in objectives]) if objectives else []  # type: ignore[misc]
+    krs = await reports.cycle_kr_figures(repo, cycle.id)  # type: ignore[arg-type]
     capabilities = await repo.capabilities()
     teams = {t.id: t for t in await repo.teams()}
-    checked = await reports.checked_in_key_results(repo, cycle.id, ctx.now - WEEK)  # type: ignore[arg-type]
+    checked = await reports.checked_in_owners(repo, cycle.id, ctx.now - WEEK)  # type: ignore[arg-type]
     owners = await reports.members_by_ids(repo, list({k.owner_id for k in krs}))
     stages = stage_map(capabilities)
-    by_objective: dict[int, list[KeyResult]] = defaultdict(list)
+    by_objective: dict[int, list[KrFigures]] = defaultdict(list)
     for kr in krs:
         by_objective[kr.objective_id].append(kr)
     by_stage: dict[int, list[Objective]] = defaultdict(list)
@@ -154,8 +155,8 @@ async def organisation(ctx: Ctx) -> Message:
         own = by_team.get(team.id, [])  # type: ignore[call-overload]
         own_krs = [k for o in own for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
         people = {k.owner_id for k in own_krs if not _away(owners.get(k.owner_id), clock.today)}
-        done = {k.owner_id for k in own_krs if k.id in checked}
-        extra = f" · checked in {len(done & people)}/{len(people)}" if people else ""
+        done = {owner for owner in people if (team.id, owner) in checked}
+        extra = f" · checked in {len(done)}/{len(people)}" if people else ""
         team_rows.append((team.key, (_figures(len(own), own_krs, extra),)))
     if team_rows:
         blocks += [Text(("Teams",), strong=True), Fields(tuple(team_rows))]

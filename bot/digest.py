@@ -32,9 +32,11 @@ from bot.progress import WEEK, CycleClock, KrStatus, shorten, statuses, trend, w
 from bot.scales import confidence_colour
 from bot.views import kr_detail, kr_ref, mention
 from store import reports
-from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team
+from store.models import Capability, Cycle, KeyResult, Member, Objective, Team
+from store.reports import CheckInRow
 
 MAX_RISKS = 10
+MAX_ACROSS = 6  # other teams named per stage
 
 
 @dataclass
@@ -51,7 +53,7 @@ class TeamDigest:
     capabilities: dict[int, Capability]
     across: dict[int, list[tuple[Team, float | None]]]  # stage id → other teams and their confidence
     gaps: list[Capability]
-    history: list[CheckIn]
+    history: list[CheckInRow]
 
 
 async def current_cycle(ctx: Ctx) -> Cycle:
@@ -114,8 +116,9 @@ def _across(
             pair[0] += total
             pair[1] += count
     out: dict[int, list[tuple[Team, float | None]]] = defaultdict(list)
+    # the biggest contributors first (most key results), then by key: a stable, useful order
     for (stage_id, team_id), (total, count) in sorted(
-        sums.items(), key=lambda item: (item[0][0], teams[item[0][1]].key)
+        sums.items(), key=lambda item: (item[0][0], -item[1][1], teams[item[0][1]].key)
     ):
         out[stage_id].append((teams[team_id], total / count if count else None))
     return out
@@ -222,11 +225,15 @@ def _across_blocks(d: TeamDigest) -> list[Block]:
         if stage and stage not in fed:
             fed.append(stage)
     lines: list[Block] = [Text(("Across the value chain",), strong=True)]
-    for stage in sorted(fed, key=lambda c: c.position):
+    for stage in sorted(fed, key=lambda c: (c.position, c.key)):
         others = d.across.get(stage.id, [])  # type: ignore[call-overload]
         if others:
-            who = spans(*[spans(", " if i else "", t.key, f" ({_avg(a)})") for i, (t, a) in enumerate(others)])
-            lines.append(Context(spans(UserText(stage.name), ": also fed by ", who)))
+            # A bounded line: in a large organisation a stage has a hundred feeders, and a
+            # chat block has a size limit (Slack: 3,000 characters).
+            shown = others[:MAX_ACROSS]
+            who = spans(*[spans(", " if i else "", t.key, f" ({_avg(a)})") for i, (t, a) in enumerate(shown)])
+            more = f" and {len(others) - len(shown)} more teams" if len(others) > len(shown) else ""
+            lines.append(Context(spans(UserText(stage.name), ": also fed by ", who, more)))
         else:
             lines.append(Context(spans(UserText(stage.name), ": only this team feeds it")))
     if not fed:

@@ -10,11 +10,27 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from bot.scales import CONFIDENCE_START, elapsed, pace, progress
-from store.models import CheckIn, Cycle, KeyResult, Member
+from store.models import Cycle, KeyResult, Member
 
 WEEK = dt.timedelta(days=7)
+
+
+class Entry(Protocol):
+    """One check-in as the figures read it: a CheckIn row, or the lighter tuple digests load."""
+
+    @property
+    def key_result_id(self) -> int: ...
+    @property
+    def value(self) -> float: ...
+    @property
+    def confidence(self) -> int: ...
+    @property
+    def note(self) -> str: ...
+    @property
+    def created_at(self) -> dt.datetime: ...
 
 
 @dataclass(frozen=True)
@@ -75,7 +91,7 @@ class KrStatus:
         return (self.kr.confidence, self.progress, self.kr.number)
 
 
-def _confidence_at(history: Sequence[CheckIn], moment: dt.datetime, kr: KeyResult) -> int | None:
+def _confidence_at(history: Sequence[Entry], moment: dt.datetime, kr: KeyResult) -> int | None:
     before = [c for c in history if c.created_at <= moment]
     if before:
         return before[-1].confidence
@@ -84,13 +100,13 @@ def _confidence_at(history: Sequence[CheckIn], moment: dt.datetime, kr: KeyResul
 
 def statuses(
     krs: Iterable[KeyResult],
-    history: Sequence[CheckIn],
+    history: Sequence[Entry],
     owners: dict[int, Member],
     clock: CycleClock,
     now: dt.datetime,
 ) -> dict[int, KrStatus]:
     """The status of each key result, from its check-ins (oldest first)."""
-    by_kr: dict[int, list[CheckIn]] = defaultdict(list)
+    by_kr: dict[int, list[Entry]] = defaultdict(list)
     for entry in history:
         by_kr[entry.key_result_id].append(entry)
     out: dict[int, KrStatus] = {}
@@ -128,10 +144,10 @@ def shorten(text: str, limit: int = 80) -> str:
 
 
 def weekly_series(
-    krs: Sequence[KeyResult], history: Sequence[CheckIn], clock: CycleClock, zone: dt.tzinfo
+    krs: Sequence[KeyResult], history: Sequence[Entry], clock: CycleClock, zone: dt.tzinfo
 ) -> dict[int, list[tuple[int, float, float]]]:
     """Per objective, (week, average progress, average confidence) at the end of each week so far."""
-    by_kr: dict[int, list[CheckIn]] = defaultdict(list)
+    by_kr: dict[int, list[Entry]] = defaultdict(list)
     for entry in history:
         by_kr[entry.key_result_id].append(entry)
     series: dict[int, list[tuple[int, float, float]]] = defaultdict(list)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import NamedTuple
 
 from sqlalchemy import and_, func
 from sqlmodel import col, select
@@ -35,12 +36,35 @@ async def cycle_for(repo: Repo, day: dt.date) -> Cycle | None:
     return (await repo.session.exec(upcoming)).first()
 
 
-async def check_ins_since(repo: Repo, kr_ids: Sequence[int], since: dt.datetime) -> list[CheckIn]:
+class CheckInRow(NamedTuple):
+    """What a digest reads of a check-in: plain tuples, several times cheaper to load than ORM rows
+    (a team's cycle can hold thousands of check-ins)."""
+
+    key_result_id: int
+    value: float
+    confidence: int
+    note: str
+    created_at: dt.datetime
+
+
+class KrFigures(NamedTuple):
+    """What the organisation view reads of a key result."""
+
+    id: int
+    objective_id: int
+    owner_id: int
+    start: float
+    target: float
+    current: float
+    confidence: int
+
+
+async def check_ins_since(repo: Repo, kr_ids: Sequence[int], since: dt.datetime) -> list[CheckInRow]:
     """The history of some key results from ``since`` on, oldest first."""
     if not kr_ids:
         return []
     query = (
-        select(CheckIn)
+        select(CheckIn.key_result_id, CheckIn.value, CheckIn.confidence, CheckIn.note, CheckIn.created_at)
         .where(
             CheckIn.workspace_id == repo.workspace_id,
             col(CheckIn.key_result_id).in_(kr_ids),
@@ -48,7 +72,32 @@ async def check_ins_since(repo: Repo, kr_ids: Sequence[int], since: dt.datetime)
         )
         .order_by(CheckIn.created_at, CheckIn.id)
     )
-    return list((await repo.session.exec(query)).all())
+    return [CheckInRow._make(row) for row in (await repo.session.exec(query)).all()]
+
+
+async def cycle_kr_figures(repo: Repo, cycle_id: int) -> list[KrFigures]:
+    """The active key results of a cycle's active objectives, by number: one statement joined on
+    the cycle (no list of objective ids, however many there are)."""
+    query = (
+        select(
+            KeyResult.id,
+            KeyResult.objective_id,
+            KeyResult.owner_id,
+            KeyResult.start,
+            KeyResult.target,
+            KeyResult.current,
+            KeyResult.confidence,
+        )
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+        .where(
+            KeyResult.workspace_id == repo.workspace_id,
+            col(KeyResult.archived).is_(False),
+            Objective.cycle_id == cycle_id,
+            col(Objective.archived).is_(False),
+        )
+        .order_by(KeyResult.number)
+    )
+    return [KrFigures._make(row) for row in (await repo.session.exec(query)).all()]
 
 
 async def teams_by_ids(repo: Repo, ids: Sequence[int]) -> dict[int, Team]:
@@ -127,24 +176,27 @@ async def unsupported_capabilities(repo: Repo, cycle_id: int) -> list[Capability
     return sorted((c for c in capabilities if c.id not in supported), key=chain_order)
 
 
-async def checked_in_key_results(repo: Repo, cycle_id: int, since: dt.datetime) -> set[int]:
-    """The key results of a cycle with a check-in after ``since``: one statement, whatever the size
-    of the organisation (a list of ids would hit the drivers' bound-parameter limits)."""
-    in_cycle = (
-        select(KeyResult.id)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
-        .where(KeyResult.workspace_id == repo.workspace_id, Objective.cycle_id == cycle_id)
-    )
+async def checked_in_owners(repo: Repo, cycle_id: int, since: dt.datetime) -> set[tuple[int, int]]:
+    """(team id, key-result owner id) for each owner with a check-in after ``since`` on a key
+    result of the cycle: one row per person, not per check-in, so a busy week costs the database
+    a range scan on the check-in time and Python a few hundred rows."""
     query = (
-        select(CheckIn.key_result_id)
-        .distinct()
+        select(Objective.team_id, KeyResult.owner_id)
+        .select_from(CheckIn)
+        # "+ 0" keeps SQLite off the check-in's key-result index: it then starts from the week's
+        # range of the time index instead of walking every key result's whole history.
+        .join(KeyResult, col(KeyResult.id) == CheckIn.key_result_id + 0)
+        .join(Objective, col(Objective.id) == KeyResult.objective_id)
         .where(
             CheckIn.workspace_id == repo.workspace_id,
             CheckIn.created_at > since,
-            col(CheckIn.key_result_id).in_(in_cycle),
+            Objective.cycle_id == cycle_id,
+            col(KeyResult.archived).is_(False),
+            col(Objective.archived).is_(False),
         )
+        .group_by(Objective.team_id, KeyResult.owner_id)
     )
-    return set((await repo.session.exec(query)).all())
+    return {(team, owner) for team, owner in (await repo.session.exec(query)).all()}
 
 
 async def team_ids_of(repo: Repo, member_id: int) -> list[int]:

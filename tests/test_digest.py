@@ -767,3 +767,23 @@ async def test_reading_writes_nothing(chat, clock, db, text: str) -> None:
     with counting(db) as statements:
         await ok(chat, "alice", text)
     assert not [s for s in statements if s.lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))]
+
+
+async def test_across_names_the_biggest_feeders_and_counts_the_rest(chat, clock) -> None:
+    """In a large organisation a stage has many feeders: six are named (most key results first),
+    the rest counted, so the line stays within a chat block's size limit."""
+    clock.now = START
+    for user, text in ORG[:5]:
+        await ok(chat, user, text)
+    await ok(chat, "alice", 'team add me "Me"')
+    await ok(chat, "alice", 'objective add "Mine" --team me --capability develop')
+    for t in range(8):
+        await ok(chat, "alice", f'team add t{t} "T{t}"')
+        reply = await ok(chat, "alice", f'objective add "Theirs {t}" --team t{t} --capability develop')
+        for k in range(1 if t == 5 else 3 if t == 6 else 0):
+            await ok(chat, "alice", f'kr add {reply.text.split()[1]} "R{k}" --target 9')
+    text = (await ok(chat, "alice", "digest team me")).text
+    assert (
+        "  Develop solutions: also fed by t6 (confidence 5.0), t5 (confidence 5.0), t0 (no KRs), t1 (no KRs), "
+        "t2 (no KRs), t3 (no KRs) and 2 more teams"
+    ) in text
