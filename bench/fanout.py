@@ -152,8 +152,8 @@ async def fanout(backend: str, url: str, owners: int, rate: float) -> FanoutResu
 
         # okrbot is told the platform's limit with a little headroom: a token taken here reaches the
         # platform a moment later, after conversations.open, so bursts arrive a little compressed.
-        limits = {"slack": PlatformLimits(Limit(1.0, 1.0), Limit(rate * 0.97, max(1.0, rate / 20)))}
-        dispatcher = Dispatcher(db, {"slack": SlackOutbound(api, token_for)}, pacer=Pacer(limits), batch=5)  # type: ignore[dict-item]
+        limits = {"slack": PlatformLimits(Limit(1.0, 1.0), Limit(rate * 0.99, max(1.0, rate / 20)))}
+        dispatcher = Dispatcher(db, {"slack": SlackOutbound(api, token_for)}, pacer=Pacer(limits), batch=8)  # type: ignore[dict-item]
         started = time.perf_counter()
         now = dt.datetime.now(dt.UTC)
         queued = await run_prompts(db, schedule, now, timezone=None, now=now)

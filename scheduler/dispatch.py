@@ -19,6 +19,7 @@ import contextlib
 import datetime as dt
 import logging
 import random
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -77,6 +78,13 @@ class Dispatcher:
     # -- claiming ------------------------------------------------------------------------------
 
     async def claim(self) -> list[Claimed]:
+        claimed = await self._claim()
+        if not claimed and getattr(self, "_spaces", None) is not None:
+            self._spaces = None  # the cached workspaces may be stale: look again before saying "none"
+            claimed = await self._claim()
+        return claimed
+
+    async def _claim(self) -> list[Claimed]:
         """Take up to ``batch`` due rows of the platforms this dispatcher can send to.
 
         Fair across workspaces: the batch is shared among the workspaces with due rows (in a
@@ -92,10 +100,7 @@ class Dispatcher:
             col(Workspace.platform).in_(list(self.outbounds)),
         )
         async with self.db.write() as session:
-            spaces = (await session.exec(
-                select(Delivery.workspace_id).join(Workspace, col(Workspace.id) == Delivery.workspace_id)
-                .where(*due).distinct().limit(64)
-            )).all()  # fmt: skip
+            spaces = await self._due_workspaces(session, due)
             if not spaces:
                 return []
             self._turn = (getattr(self, "_turn", 0) + 1) % len(spaces)
@@ -128,6 +133,19 @@ class Dispatcher:
             Claimed(r[0], r[1] + 1, r[2], r[3], WorkspaceRef(r[4], r[5], r[6]))  # type: ignore[arg-type]
             for r in rows
         ]
+
+    async def _due_workspaces(self, session, due) -> list[int]:  # type: ignore[no-untyped-def]
+        """The workspaces with due rows; the DISTINCT scan is cached for a second, not run per batch."""
+        monotonic = time.monotonic()
+        cached = getattr(self, "_spaces", None)
+        if cached is not None and monotonic - cached[0] < 1.0 and cached[1]:
+            return cached[1]
+        spaces = list((await session.exec(
+            select(Delivery.workspace_id).join(Workspace, col(Workspace.id) == Delivery.workspace_id)
+            .where(*due).distinct().limit(64)
+        )).all())  # fmt: skip
+        self._spaces = (monotonic, spaces)
+        return spaces
 
     async def _finish(self, claimed: Claimed, **values: object) -> None:
         async with self.db.write() as session:
