@@ -107,7 +107,9 @@ def scheduler_service(settings: Settings, db: Database, senders: dict[str, Outbo
 
     grace = float(os.environ.get("OKRBOT_MISFIRE_GRACE_HOURS", "6"))
     workers = int(os.environ.get("OKRBOT_DISPATCH_WORKERS", "4"))
-    dispatcher = Dispatcher(db, senders)
+    # how long a claimed message waits before another instance presumes its sender dead and sends it
+    lease = float(os.environ.get("OKRBOT_DISPATCH_LEASE_SECONDS", "600"))
+    dispatcher = Dispatcher(db, senders, lease=lease)
     return SchedulerService(db, dispatcher, grace=dt.timedelta(hours=grace), workers=workers)
 
 
