@@ -70,7 +70,7 @@ class Serve:
         self.runs += 1
         env = {k: v for k, v in os.environ.items() if not k.startswith(("SLACK_", "OKRBOT_", "MICROSOFT_"))}
         env |= {"OKRBOT_PORT": str(self.port), "OKRBOT_LOG_LEVEL": "INFO", **self.env}
-        out = open(self.cwd / f"serve-{self.port}-{self.runs}.log", "wb")  # noqa: SIM115 - closed in stop()
+        out = open(self.cwd / f"serve-{self.port}-{self.runs}.log", "wb")  # noqa: SIM115, ASYNC230 - closed below, once the child has it
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "adapters.cli", "serve", "--host", "127.0.0.1",
             env=env, cwd=ROOT, stdout=out, stderr=asyncio.subprocess.STDOUT,
@@ -154,3 +154,19 @@ async def seed_owners(url: str, owners: int, *, schedule_due: bool = True) -> No
             await say(bot, "ULEAD", f"schedule checkin team growth {day} {due:%H:%M} UTC --remind-after 0")
     finally:
         await db.dispose()
+
+
+async def webchat(http: aiohttp.ClientSession, base: str, user: str, text: str, *, seconds: float = 30.0) -> dict:
+    """One command through the web chat's HTTP API: ``{"status", "error", "text"}`` of the reply."""
+    body = {"workspace": "acme", "user": user, "pane": "channel", "text": text}
+    async with http.post(
+        f"{base}/api/webchat/command", json=body, timeout=aiohttp.ClientTimeout(total=seconds)
+    ) as response:
+        if response.status != 200:
+            return {"status": response.status, "error": True, "text": await response.text()}
+        message = (await response.json())["message"]
+        return {"status": 200, "error": message["error"], "text": message["text"]}
+
+
+def webchat_env(url: str) -> dict[str, str]:
+    return {"OKRBOT_DATABASE_URL": url, "OKRBOT_WEBCHAT": "on"}
