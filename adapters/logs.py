@@ -81,3 +81,4 @@ def configure(level: str, form: LogFormat, secrets: Iterable[str]) -> None:
     root.addHandler(handler)
     root.setLevel(level.upper())
     logging.getLogger("alembic").setLevel(logging.WARNING)
+    logging.getLogger("apscheduler.executors").setLevel(logging.WARNING)  # two lines a minute, every minute
