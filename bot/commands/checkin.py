@@ -9,7 +9,7 @@ from bot.messages import Form, FormField, FormGroup, Message, Text, UserText, sp
 from bot.permissions import require_key_result
 from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, number
 from bot.views import confidence_text, kr_line, kr_ref, mention
-from store.models import CheckIn, KeyResult
+from store.models import KeyResult
 
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 
@@ -29,20 +29,15 @@ async def record(
         raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
     before = kr.confidence
     confidence = before if confidence is None else confidence
-    ctx.repo.session.add(
-        CheckIn(
-            workspace_id=ctx.workspace.id,
-            key_result_id=kr.id,
-            member_id=ctx.actor.id,
-            value=value,
-            confidence=confidence,
-            note=note,
-            created_at=ctx.now,
-            source=source,
-        )
+    await ctx.repo.record_checkin(
+        kr,
+        member_id=ctx.actor.id,  # type: ignore[arg-type]
+        value=value,
+        confidence=confidence,
+        note=note,
+        at=ctx.now,
+        source=source,
     )
-    kr.current, kr.confidence, kr.updated_at = value, confidence, ctx.now
-    ctx.repo.session.add(kr)
     return kr, before
 
 
