@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import functools
+import sqlite3
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 from sqlalchemy import event
+from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -78,7 +83,7 @@ class Database:
         if self.is_sqlite:
             prepare_sqlite_file(self.url)
             self.engine: AsyncEngine = create_async_engine(
-                self.url, echo=echo, connect_args={"timeout": 30}, pool_size=8, max_overflow=8
+                self.url, echo=echo, async_creator=_sqlite_creator(self.url, timeout=30), pool_size=8, max_overflow=8
             )
             _configure_sqlite(self.engine)
         else:
@@ -128,3 +133,94 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+# --- SQLite: one trip to the connection's thread per statement ---------------------------------
+#
+# aiosqlite runs each sqlite3 call on the connection's own thread, and SQLAlchemy's adapter makes
+# four such trips per statement (make a cursor, execute and fetch, close). Each trip hands the
+# GIL to that thread and back and waits a turn of the event loop; under load that, not SQLite,
+# is what a statement costs. These cursors execute, fetch every row and close in one trip; what
+# SQLAlchemy reads afterwards (description, rowcount, lastrowid, the rows) is kept from it.
+
+
+def _run_statement(
+    connection: sqlite3.Connection, sql: str, parameters: Any, many: bool
+) -> tuple[Any, int, int | None, list[Any]]:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, () if parameters is None else parameters)
+        description = cursor.description
+        rows = cursor.fetchall() if description else []
+        return description, cursor.rowcount, cursor.lastrowid, rows
+    finally:
+        cursor.close()
+
+
+class _OneTripCursor:
+    """The part of aiosqlite's Cursor that SQLAlchemy's adapter uses, a statement per trip."""
+
+    arraysize = 1
+
+    def __init__(self, connection: _OneTripConnection) -> None:
+        self._connection = connection
+        self.description: Any = None
+        self.rowcount = -1
+        self.lastrowid: int | None = None
+        self._rows: list[Any] = []
+
+    async def __aenter__(self) -> _OneTripCursor:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        return None
+
+    async def execute(self, sql: str, parameters: Any = None) -> _OneTripCursor:
+        return await self._run(sql, parameters, many=False)
+
+    async def executemany(self, sql: str, parameters: Sequence[Any]) -> _OneTripCursor:
+        return await self._run(sql, parameters, many=True)
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
+        connection = self._connection
+        self.description, self.rowcount, self.lastrowid, self._rows = await connection._execute(
+            _run_statement, connection._conn, sql, parameters, many
+        )
+        return self
+
+    async def fetchone(self) -> Any:
+        return self._rows.pop(0) if self._rows else None
+
+    async def fetchmany(self, size: int | None = None) -> list[Any]:
+        size = size or self.arraysize
+        rows, self._rows = self._rows[:size], self._rows[size:]
+        return rows
+
+    async def fetchall(self) -> list[Any]:
+        rows, self._rows = self._rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._rows = []
+
+
+class _OneTripConnection(aiosqlite.Connection):
+    def cursor(self) -> _OneTripCursor:  # type: ignore[override]
+        return _OneTripCursor(self)
+
+
+def _sqlite_creator(url: str, *, timeout: float) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+    """What ``create_async_engine(async_creator=…)`` calls: the connection SQLAlchemy would open
+    (same arguments as its aiosqlite dialect), with one-trip cursors."""
+    args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
+    kwargs["timeout"] = timeout
+
+    async def connect() -> aiosqlite.Connection:
+        connection = _OneTripConnection(functools.partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)
+        connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
+        return await connection
+
+    return connect
