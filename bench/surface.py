@@ -188,6 +188,8 @@ class Row:
             ratio = f"p99 {p99:.2f}× · thr {thr:.2f}×"
         elif f is s:
             ratio = "(floor)"
+        if s.errors and s.first_error:
+            ratio += f" first error: {s.first_error[:80]}"
         return (
             f"| {self.surface} {s.target}{'' if s.command == 'floor' else ' ' + s.command}, {s.load.name} | {s.sent} | {s.throughput:,.0f}/s | "
             f"{s.p(0.50):.1f} | {s.p(0.95):.1f} | {s.p(0.99):.1f} | {s.worst:.0f} | {s.errors} | {ratio} |"
