@@ -9,7 +9,7 @@ from store.db import DEFAULT_URL
 
 
 class SlackSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     bot_token: SecretStr | None = Field(default=None, validation_alias="SLACK_BOT_TOKEN")
     signing_secret: SecretStr | None = Field(default=None, validation_alias="SLACK_SIGNING_SECRET")
@@ -25,7 +25,7 @@ class SlackSettings(BaseSettings):
 
 
 class TeamsSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     app_id: str = Field(default="", validation_alias="MICROSOFT_APP_ID")
     app_password: SecretStr = Field(default=SecretStr(""), validation_alias="MICROSOFT_APP_PASSWORD")
@@ -34,7 +34,7 @@ class TeamsSettings(BaseSettings):
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = Field(default=DEFAULT_URL, validation_alias=AliasChoices("OKRBOT_DATABASE_URL", "DATABASE_URL"))
     host: str = Field(default="127.0.0.1", validation_alias="OKRBOT_HOST")
