@@ -3,7 +3,9 @@ with their own issues); for now the health check on the same database as the ter
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
 
 from aiohttp import web
 from sqlalchemy import text
@@ -28,6 +30,9 @@ SURFACES_KEY = web.AppKey("surfaces", list)
 SCHEDULER_KEY = web.AppKey("scheduler", SchedulerService)
 #: After SIGTERM or Ctrl-C: no new connections, this long for requests in flight (Heroku kills at 30 s).
 SHUTDOWN_TIMEOUT = 25.0
+#: A request whose body has not fully arrived in this many seconds is answered 408 and closed, so a
+#: client that sends headers and half a body, then stalls, does not hold a connection for ever.
+BODY_TIMEOUT = float(os.environ.get("OKRBOT_BODY_TIMEOUT_SECONDS", "10"))
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -40,8 +45,23 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok"})
 
 
+@web.middleware
+async def body_in_time(request: web.Request, handler):  # type: ignore[no-untyped-def]
+    """Read the whole body first, within BODY_TIMEOUT (it is kept for the handler's own read)."""
+    if request.body_exists and request.method in ("POST", "PUT", "PATCH"):
+        try:
+            async with asyncio.timeout(BODY_TIMEOUT):
+                await request.read()  # 413 past client_max_size, before anything parses it
+        except TimeoutError:
+            log.warning("%s %s: the body did not arrive in %.0f s", request.method, request.path, BODY_TIMEOUT)
+            response = web.Response(status=408, text="The request body did not arrive in time.")
+            response.force_close()  # and the connection with it: the rest of the body is not awaited
+            return response
+    return await handler(request)
+
+
 def build_app(settings: Settings) -> web.Application:
-    app = web.Application(client_max_size=256 * 1024)
+    app = web.Application(client_max_size=256 * 1024, middlewares=[body_in_time])
     db = Database(settings.database_url)
     app[DB_KEY] = db
     app[BOT_KEY] = Bot(db, timezone=settings.timezone)
