@@ -11,6 +11,8 @@ import functools
 import re
 import zoneinfo
 
+from sqlmodel import select
+
 from bot.context import Ctx, zone
 from bot.errors import Forbidden, UserError
 from bot.grammar import KEY, Arg, Date, Flag, Integer, Kind, Ref, Token, Word, command
@@ -122,8 +124,6 @@ def require_schedule_rights(ctx: Ctx, team: Team | None, action: str) -> None:
 
 
 async def schedules(ctx: Ctx) -> list[Schedule]:
-    from sqlmodel import select
-
     query = select(Schedule).where(Schedule.workspace_id == ctx.workspace.id).order_by(Schedule.what, Schedule.id)
     return list((await ctx.repo.session.exec(query)).all())
 
