@@ -9,6 +9,7 @@ including ``kill -9``.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 import sys
@@ -17,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import pytest
 from test_serve import free_port
 
 from bot.command import Actor, Command, WorkspaceRef
@@ -170,3 +172,12 @@ async def webchat(http: aiohttp.ClientSession, base: str, user: str, text: str, 
 
 def webchat_env(url: str) -> dict[str, str]:
     return {"OKRBOT_DATABASE_URL": url, "OKRBOT_WEBCHAT": "on"}
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_logs(caplog: pytest.LogCaptureFixture):  # type: ignore[no-untyped-def]
+    """Imported by each in-process test module: every log record of its tests is scanned for secrets."""
+    caplog.set_level(logging.INFO)
+    yield
+    text = "\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records)
+    assert not leaked(text), f"a secret is in the logs: {leaked(text)}"

@@ -12,7 +12,11 @@ from collections import Counter
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import Call, FakeSlack
-from harness import SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET
+from harness import (
+    SLACK_BOT_TOKEN,
+    SLACK_SIGNING_SECRET,
+    no_secret_in_logs,  # noqa: F401  (an autouse fixture)
+)
 from test_delivery import controlled, statuses
 
 import adapters.slack.outbound as slack_outbound

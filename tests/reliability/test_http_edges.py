@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import SECRET, TOKEN, FakeSlack, sign
+from harness import no_secret_in_logs  # noqa: F401  (an autouse fixture)
 
 import adapters.server as server
 from adapters.server import build_app
