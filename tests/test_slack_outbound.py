@@ -45,6 +45,15 @@ async def test_direct_message_opens_the_dm_first(fake: FakeSlack):
     assert "<!here>" not in str(fake.calls[1].args)
 
 
+async def test_a_dm_is_opened_once_per_person_not_once_per_message(fake: FakeSlack):
+    sender = outbound(fake)
+    for n in range(3):
+        await sender.send_direct(ACME, "UBOB", Message.of(Text((f"prompt {n}",))))
+    await sender.send_direct(ACME, "UCAROL", Message.of(Text(("prompt",))))
+    assert [c.args["users"] for c in fake.of("conversations.open")] == ["UBOB", "UCAROL"]
+    assert [c.args["channel"] for c in fake.of("chat.postMessage")] == ["DUBOB"] * 3 + ["DUCAROL"]
+
+
 async def test_long_channel_post_is_threaded_with_its_chart(fake: FakeSlack):
     progress = [Progress((f"KR-{i} ", UserText("x" * 300)), 0.5, "5 / 10", 5, "yellow", f"KR-{i}") for i in range(80)]
     message = Message.of(*progress, Image(b"\x89PNG fake", "chart"), visibility="channel")

@@ -79,6 +79,9 @@ class SlackOutbound:
         self.api_url = api_url
         self.token_for = token_for
         self._clients: dict[str, AsyncWebClient] = {}
+        # A DM's channel id never changes; conversations.open is Tier 3 (~50 a minute), so a
+        # weekly fan-out to thousands opens each DM once per process, not once per message.
+        self._dms: dict[tuple[str, str], str] = {}
 
     async def _client(self, workspace: WorkspaceRef) -> AsyncWebClient:
         token = await self.token_for(workspace)
@@ -91,10 +94,13 @@ class SlackOutbound:
 
     async def send_direct(self, workspace: WorkspaceRef, member_id: str, message: Message) -> None:
         client = await self._client(workspace)
-        await self._guard(lambda: self._direct(client, member_id, message), workspace)
+        await self._guard(lambda: self._direct(client, workspace, member_id, message), workspace)
 
-    async def _direct(self, client: AsyncWebClient, member_id: str, message: Message) -> None:
-        await post(client, await open_dm(client, member_id), message)
+    async def _direct(self, client: AsyncWebClient, workspace: WorkspaceRef, member_id: str, message: Message) -> None:
+        key = (workspace.external_id, member_id)
+        if key not in self._dms:
+            self._dms[key] = await open_dm(client, member_id)
+        await post(client, self._dms[key], message)
 
     async def post_channel(self, workspace: WorkspaceRef, channel: str, message: Message) -> None:
         client = await self._client(workspace)
