@@ -32,7 +32,7 @@ from bot.messages import (
     Text,
     UserText,
 )
-from bot.render_text import block_text
+from bot.render_text import block_text, inline
 from bot.scales import bar
 
 HEADER_MAX = 150
@@ -85,15 +85,7 @@ def mrkdwn(parts: Spans) -> str:
 
 def plain(parts: Spans) -> str:
     """Text for plain_text objects: mentions as names; still escaped, as Slack decodes entities."""
-    out = []
-    for part in parts:
-        if isinstance(part, UserText):
-            out.append(part.text)
-        elif isinstance(part, Mention):
-            out.append(f"@{part.name}")
-        else:
-            out.append(part)
-    return escape("".join(out))
+    return escape(inline(parts))
 
 
 def cut(text: str, limit: int) -> str:
