@@ -149,6 +149,7 @@ class Series:
     latencies: list[float] = field(default_factory=list)
     sent: int = 0
     errors: int = 0
+    deferred: int = 0
     seconds: float = 0.0
     first_error: str = ""
 
@@ -156,6 +157,7 @@ class Series:
         self.latencies += outcome["latencies"]
         self.sent += outcome["sent"]
         self.errors += outcome["errors"]
+        self.deferred += outcome.get("deferred", 0)
         self.seconds += outcome["seconds"]
         self.first_error = self.first_error or outcome["first_error"]
 
@@ -188,6 +190,8 @@ class Row:
             ratio = f"p99 {p99:.2f}× · thr {thr:.2f}×"
         elif f is s:
             ratio = "(floor)"
+        if s.deferred:
+            ratio += f" · {s.deferred} past the 2 s ack budget (reply via response_url)"
         if s.errors and s.first_error:
             ratio += f" first error: {s.first_error[:80]}"
         return (
