@@ -94,8 +94,11 @@ def main(argv: list[str] | None = None) -> int:
     try:
         upgrade(settings.database_url)
     except Exception as exc:  # an unreachable or unwritable database: one sentence, no traceback
+        reason = (str(exc).strip().splitlines() or [""])[0]  # not SQLAlchemy's "(Background on this error …)" line
+        for secret in secrets_of(settings):
+            reason = reason.replace(secret, "***")
         raise SystemExit(
-            f"okrbot: cannot open the database {redacted(settings.database_url)}: {exc.__class__.__name__}: {exc}"
+            f"okrbot: cannot open the database {redacted(settings.database_url)}: {exc.__class__.__name__}: {reason}"
         ) from None
     if args.action == "db":
         print(f"Database {redacted(settings.database_url)} is up to date.")
