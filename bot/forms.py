@@ -15,7 +15,7 @@ from bot.commands.checkin import checkin_form, record
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.grammar import CONFIDENCE, MAX_NOTE, Number, Token
-from bot.messages import Form, Message, Text, spans
+from bot.messages import Context, Form, Message, Text, spans
 from bot.views import kr_line, mention
 from store.models import KeyResult
 
@@ -84,3 +84,20 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
         spans(f"Checked in {count} key result{'s' if count != 1 else ''}. Thank you, ", mention(ctx.actor), "!")
     )
     return Message.of(head, *blocks)
+
+
+def one_key_result(message: Message, ref: str) -> Message:
+    """The check-in form cut down to ``ref``'s inputs (a progress line's Check in button); the
+    whole form, said so, when ``ref`` is not among the person's own active key results, so the
+    button still leads somewhere."""
+    ref = ref.upper()
+    form = next((block for block in message.blocks if isinstance(block, Form)), None)
+    if form is None:
+        return message  # no key results of one's own, or an error: the core's sentence as it is
+    groups = tuple(group for group in form.groups if group.ref.upper() == ref)
+    if not groups:
+        note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
+        return Message(blocks=(note, *message.blocks), visibility=message.visibility)
+    cut = Form(form.title, groups, form.submit_label, form.action)
+    blocks = tuple(cut if block is form else block for block in message.blocks)
+    return Message(blocks=blocks, visibility=message.visibility, is_error=message.is_error)

@@ -30,7 +30,8 @@ from adapters.teams.translate import (
 )
 from adapters.teams.welcome import Welcomes, is_install, welcome_message
 from bot.core import Bot
-from bot.messages import Context, Form, Message
+from bot.forms import one_key_result
+from bot.messages import Message
 
 log = logging.getLogger("okrbot.teams")
 ROSTER_TTL = 600.0  # seconds a member's roster entry (Azure AD id, role) is trusted
@@ -155,23 +156,6 @@ class TeamsAdapter:
         await turn_context.update_activity(first)
         for activity in rest:
             await turn_context.send_activity(activity)
-
-
-def one_key_result(message: Message, ref: str) -> Message:
-    """The check-in card cut down to ``ref``'s inputs; the whole card, said so, when ``ref`` is not
-    among them (someone else's key result, an archived one), so the button still leads somewhere."""
-    ref = ref.upper()
-    form = next((block for block in message.blocks if isinstance(block, Form)), None)
-    if form is None:
-        return message  # no key results of one's own, or an error: the core's sentence as it is
-    groups = tuple(group for group in form.groups if group.ref.upper() == ref)
-    if not groups:
-        note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
-        return Message(blocks=(note, *message.blocks), visibility=message.visibility)
-    blocks = tuple(
-        Form(form.title, groups, form.submit_label, form.action) if block is form else block for block in message.blocks
-    )
-    return Message(blocks=blocks, visibility=message.visibility, is_error=message.is_error)
 
 
 def outgoing(message: Message) -> list[Activity]:

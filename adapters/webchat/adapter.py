@@ -17,7 +17,7 @@ from adapters.webchat.hub import DM_PREFIX, Hub, Pane
 from adapters.webchat.render import to_json
 from bot.command import Command
 from bot.core import Bot
-from bot.messages import Context, Form, Message
+from bot.forms import one_key_result
 from store.models import Member
 from store.repo import workspace_by_external
 
@@ -42,21 +42,6 @@ def _name(value: Any, what: str) -> str:
 
 def _pane(value: Any) -> Pane:
     return "direct" if value == "direct" else "channel"
-
-
-def one_key_result(message: Message, ref: str) -> Message:
-    """The check-in form cut down to ``ref`` (a progress line's Check in button); the whole form,
-    said so, when ``ref`` is not among the person's own key results. As Teams does it."""
-    ref = ref.upper()
-    form = next((block for block in message.blocks if isinstance(block, Form)), None)
-    if form is None:
-        return message
-    groups = tuple(group for group in form.groups if group.ref.upper() == ref)
-    if not groups:
-        note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
-        return Message(blocks=(note, *message.blocks), visibility=message.visibility)
-    cut = Form(form.title, groups, form.submit_label, form.action)
-    return Message(blocks=tuple(cut if b is form else b for b in message.blocks), visibility=message.visibility)
 
 
 class WebChatAdapter:
