@@ -10,7 +10,6 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from bot.charts import render_async
 from bot.context import Ctx, zone
 from bot.errors import NotFound
 from bot.messages import (
@@ -270,5 +269,7 @@ async def _chart(ctx: Ctx, d: TeamDigest, order: list[Objective]) -> Image:
     all_krs = [kr for o in order for kr in d.krs.get(o.id, [])]  # type: ignore[call-overload]
     series = weekly_series(all_krs, d.history, d.clock, zone(ctx.workspace.timezone))
     labelled = {f"O-{o.number}": series[o.id] for o in order if series.get(o.id)}  # type: ignore[call-overload]
+    from bot.charts import render_async  # matplotlib and numpy (~45 MB) load with the first chart
+
     png = await render_async(f"Team {d.team.key} · {d.clock.cycle.name}", labelled, d.clock.weeks)
     return Image(png=png, alt=f"Progress and confidence by week for team {d.team.key}", name=f"digest-{d.team.key}.png")
