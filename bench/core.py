@@ -10,10 +10,10 @@ import asyncio
 import os
 import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
+from bench.pg import fresh_database
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from store.db import Database
@@ -96,17 +96,9 @@ async def run(quick: bool) -> list[Result]:
         results = await run_backend("SQLite", f"sqlite:///{Path(tmp) / 'bench.db'}", quick)
     pg = os.environ.get("OKRBOT_TEST_POSTGRES_URL")
     if pg:
-        import asyncpg
-
-        name = f"okrbot_bench_{uuid.uuid4().hex[:8]}"
-        dsn = pg.replace("postgres://", "postgresql://", 1)
-        conn = await asyncpg.connect(dsn)
-        await conn.execute(f'CREATE DATABASE "{name}"')
-        await conn.close()
+        url, drop = await fresh_database(pg)
         try:
-            results += await run_backend("PostgreSQL", dsn.rsplit("/", 1)[0] + f"/{name}", quick)
+            results += await run_backend("PostgreSQL", url, quick)
         finally:
-            conn = await asyncpg.connect(dsn)
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            await conn.close()
+            await drop()
     return results

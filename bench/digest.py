@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import insert, text
 
 from bench.core import Result
+from bench.pg import fresh_database
 from bot.alignment import organisation
 from bot.charts import render
 from bot.command import Actor, Command, WorkspaceRef
@@ -263,26 +264,7 @@ def _postgres_url(admin: str) -> Callable[[], Awaitable[tuple[str, Callable[[], 
     """A fresh database per size on the server of ``admin``, dropped afterwards (as tests do)."""
 
     async def make() -> tuple[str, Callable[[], Awaitable[None]]]:
-        import asyncpg
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(admin.replace("postgres://", "postgresql://", 1))
-        dsn = parsed.set(drivername="postgresql").render_as_string(hide_password=False)
-        name = f"okrbot_bench_{uuid.uuid4().hex[:8]}"
-        conn = await asyncpg.connect(dsn)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-
-        async def drop() -> None:
-            conn = await asyncpg.connect(dsn)
-            try:
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            finally:
-                await conn.close()
-
-        return parsed.set(database=name).render_as_string(hide_password=False), drop
+        return await fresh_database(admin)
 
     return make
 

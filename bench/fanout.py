@@ -18,7 +18,6 @@ import logging
 import os
 import tempfile
 import time
-import uuid
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from aiohttp.test_utils import TestServer
 from sqlmodel import col, select
 
 from adapters.slack.outbound import SlackOutbound
+from bench.pg import fresh_database
 from bot.command import WorkspaceRef
 from scheduler.dispatch import Dispatcher
 from scheduler.pacing import Limit, Pacer, PlatformLimits
@@ -186,22 +186,7 @@ async def _postgres() -> tuple[str, object] | None:
     base = os.environ.get("OKRBOT_TEST_POSTGRES_URL")
     if not base:
         return None
-    import asyncpg
-    from sqlalchemy.engine import make_url
-
-    admin = make_url(base.replace("postgres://", "postgresql://", 1))
-    dsn = admin.set(drivername="postgresql").render_as_string(hide_password=False)
-    name = f"okrbot_bench_{uuid.uuid4().hex[:8]}"
-    conn = await asyncpg.connect(dsn)
-    await conn.execute(f'CREATE DATABASE "{name}"')
-    await conn.close()
-
-    async def drop() -> None:
-        conn = await asyncpg.connect(dsn)
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await conn.close()
-
-    return admin.set(database=name).render_as_string(hide_password=False), drop
+    return await fresh_database(base)
 
 
 async def run(quick: bool) -> list[FanoutResult]:

@@ -18,13 +18,14 @@ import socket
 import subprocess
 import sys
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+
+from bench.pg import fresh_database
 
 ROOT = Path(__file__).resolve().parent.parent
 OKRBOT = Path(sys.executable).with_name("okrbot")
@@ -218,24 +219,15 @@ async def databases(quick: bool) -> AsyncIterator[list[tuple[str, str]]]:
     with tempfile.TemporaryDirectory() as folder:
         found = [("SQLite", f"sqlite:///{Path(folder) / 'okrbot.db'}")]
         pg = os.environ.get("OKRBOT_TEST_POSTGRES_URL")
-        name = f"okrbot_bench_{uuid.uuid4().hex[:8]}"
-        dsn = (pg or "").replace("postgres://", "postgresql://", 1)
+        drop = None
         if pg and not quick:
-            import asyncpg
-
-            conn = await asyncpg.connect(dsn)
-            await conn.execute(f'CREATE DATABASE "{name}"')
-            await conn.close()
-            found.append(("PostgreSQL", dsn.rsplit("/", 1)[0] + f"/{name}"))
+            url, drop = await fresh_database(pg)
+            found.append(("PostgreSQL", url))
         try:
             yield found
         finally:
-            if len(found) > 1:
-                import asyncpg
-
-                conn = await asyncpg.connect(dsn)
-                await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-                await conn.close()
+            if drop is not None:
+                await drop()
 
 
 @dataclass
