@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
@@ -20,15 +19,10 @@ from typing import Any
 import aiohttp
 import pytest
 from fakes.connector import FakeConnector, card_text
+from test_serve import free_port
 
 BOT_ID = "28:okrbot-app"
 OKRBOT = Path(sys.executable).with_name("okrbot")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class Server:
