@@ -32,6 +32,13 @@ class UnclosedQuote(UserError):
     """Raised by the lexer, which does not know the command; the parser adds its usage line."""
 
 
+def shown(text: str) -> str:
+    """Typed text as an error sentence quotes it: on one line, long enough to recognise, never a
+    wall of text (a quoted title may hold line breaks; the sentence must stay one line)."""
+    text = " ".join(text.split())
+    return text if len(text) <= 60 else text[:59] + "…"
+
+
 def _dashes_as_hyphens(word: str) -> str:
     """``—team``, ``–team`` and ``—-team`` (what phones and Macs make of ``--team``) as ``--team``."""
     if len(word) > 1 and word.startswith(_DASHES):
@@ -50,8 +57,7 @@ class Token:
 
     @property
     def shown(self) -> str:
-        """The token as an error message quotes it: long enough to recognise, never a wall of text."""
-        return self.text if len(self.text) <= 60 else self.text[:59] + "…"
+        return shown(self.text)
 
     @property
     def is_flag(self) -> bool:

@@ -377,3 +377,17 @@ def test_a_long_wrong_word_is_shortened_in_the_sentence():
     assert len(error.sentence) < 200
     error = refused("kr add O-1 x --target " + "9" * 5000, KR_USAGE, "too large")
     assert len(error.sentence) < 300
+
+
+def test_a_wrong_word_holding_line_breaks_is_quoted_on_one_line():
+    from bot.errors import UserError
+    from bot.grammar import parse
+
+    with pytest.raises(UserError) as refused:
+        parse('team add growth --team "a\nb"')
+    assert "\n" not in refused.value.sentence
+
+
+async def test_help_for_an_unknown_topic_is_one_line(chat):
+    reply = await chat("alice", "help 0\nnope\n.5")
+    assert reply.is_error and "\n" not in reply.text.strip() and '"0 nope .5"' in reply.text

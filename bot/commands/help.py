@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.grammar import REGISTRY, Arg, Title, command
+from bot.grammar import REGISTRY, Arg, Title, command, shown
 from bot.messages import Context, Fields, Header, Message
 
 ORDER = [
@@ -30,7 +30,7 @@ async def help_command(ctx: Ctx, topic: str | None = None) -> Message:
         words = tuple(topic.lower().split())
         specs = [s for key, s in REGISTRY.items() if key[: len(words)] == words]
         if not specs:
-            raise UserError(f'There is no command "{topic[:40]}"; type help to see them all.')
+            raise UserError(f'There is no command "{shown(topic)}"; type help to see them all.')
         return Message.of(Fields(tuple((spec.usage, (spec.summary,)) for spec in specs)))
     first = sorted({key[0] for key in REGISTRY}, key=lambda w: ORDER.index(w) if w in ORDER else len(ORDER))
     rows = []
