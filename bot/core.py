@@ -26,6 +26,8 @@ from store.repo import Repo, ensure_workspace, identity
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
+#: Commands that may read much (every team, every check-in): their reads run as long reads.
+LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
 
 Clock = Callable[[], dt.datetime]
@@ -50,7 +52,9 @@ class Bot:
         """Run one command; whatever the input, the answer is a Message, never an exception."""
         try:
             parsed = parse(command.text.strip() or "help")
-            return await self._run(command, parsed.spec.writes, lambda ctx: parsed.spec.handler(ctx, **parsed.values))
+            spec = parsed.spec
+            long = spec.words[0] in LONG_READS
+            return await self._run(command, spec.writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long)
         except UserError as exc:
             return Message.error(exc.sentence)
         except Exception:
@@ -83,10 +87,12 @@ class Bot:
         except UserError as exc:
             return False, exc.sentence
 
-    async def _run(self, command: Command, writes: bool, action: Callable[[Ctx], Awaitable[T]]) -> T:
+    async def _run(
+        self, command: Command, writes: bool, action: Callable[[Ctx], Awaitable[T]], *, long: bool = False
+    ) -> T:
         """Run ``action`` in one transaction, registering the workspace and person on first sight."""
         if not writes:
-            async with self.db.read() as session:
+            async with self.db.read(long=long) as session:
                 ctx = await self._context(session, command)
                 if ctx is not None:
                     return await action(ctx)

@@ -176,7 +176,7 @@ async def run_digest(db: Database, schedule: Schedule, fire: dt.datetime, *, now
     if not schedule.channel:
         return 0
     period = digest_period(schedule, fire)
-    async with db.read() as session:
+    async with db.read(long=True) as session:
         if await existing(session, schedule.workspace_id, "digest", period, [schedule.channel]):
             return 0
         message = await _render_digest(session, schedule, now)

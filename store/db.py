@@ -4,12 +4,18 @@ Reads run in plain transactions.  Writes on SQLite start with ``BEGIN IMMEDIATE`
 writer takes the lock before it reads, and wait on ``busy_timeout`` instead of failing with
 "database is locked" halfway through; inside one process writers also queue on an asyncio
 lock, so they never spin on SQLite's busy handler at all.
+
+On SQLite the short statements of a command run on the event loop's own thread: the only
+statement that can wait (``BEGIN IMMEDIATE``, for another process's write lock), the commit of a
+write (a checkpoint may sync the disk) and every statement of a :meth:`Database.read` opened
+with ``long=True`` (digests, exports) run on the connection's thread instead.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import functools
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
@@ -28,6 +34,8 @@ DEFAULT_URL = "sqlite:///okrbot.db"
 _IMMEDIATE = "okrbot_immediate"
 #: Set in ``session.info`` of a :meth:`Database.write` session, so queries know they may lock.
 WRITES = "okrbot_writes"
+#: True while statements must run on the connection's thread (a long read): see Database.read.
+_ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
 _RIGHT_FORM = "use sqlite:///path/to/okrbot.db or postgresql://user:password@host/database"
 
 
@@ -92,9 +100,16 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
 
     @contextlib.asynccontextmanager
-    async def read(self) -> AsyncIterator[AsyncSession]:
-        async with self._sessions() as session:
-            yield session
+    async def read(self, *, long: bool = False) -> AsyncIterator[AsyncSession]:
+        """A read-only session. ``long``: statements that may scan much (digests, exports); on
+        SQLite they run on the connection's thread, so other requests go on meanwhile."""
+        token = _ON_THREAD.set(True) if long else None
+        try:
+            async with self._sessions() as session:
+                yield session
+        finally:
+            if token is not None:
+                _ON_THREAD.reset(token)
 
     @contextlib.asynccontextmanager
     async def write(self) -> AsyncIterator[AsyncSession]:
@@ -135,13 +150,17 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
-# --- SQLite: one trip to the connection's thread per statement ---------------------------------
+# --- SQLite: short statements on the loop's thread, the rest one trip each ------------------
 #
 # aiosqlite runs each sqlite3 call on the connection's own thread, and SQLAlchemy's adapter makes
 # four such trips per statement (make a cursor, execute and fetch, close). Each trip hands the
-# GIL to that thread and back and waits a turn of the event loop; under load that, not SQLite,
-# is what a statement costs. These cursors execute, fetch every row and close in one trip; what
-# SQLAlchemy reads afterwards (description, rowcount, lastrowid, the rows) is kept from it.
+# GIL to that thread and back and waits a turn of the event loop: half of what a check-in or a
+# `list mine` costs (bench/sequential.py: 2.6 → 1.5 ms and 4.8 → 2.7 ms without the trips),
+# while the statements themselves take tens of microseconds. So these cursors execute, fetch
+# every row and close in one call, made right here for a short statement, and on the
+# connection's thread (one trip) for one that may wait or scan: ``BEGIN IMMEDIATE``, a write's
+# COMMIT, and every statement of a long read (``_ON_THREAD``). What SQLAlchemy reads afterwards
+# (description, rowcount, lastrowid, the rows) is kept from that call.
 
 
 def _run_statement(
@@ -186,9 +205,13 @@ class _OneTripCursor:
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
         connection = self._connection
-        self.description, self.rowcount, self.lastrowid, self._rows = await connection._execute(
-            _run_statement, connection._conn, sql, parameters, many
-        )
+        immediate = sql == "BEGIN IMMEDIATE"
+        connection.writing = connection.writing or immediate
+        if immediate or _ON_THREAD.get():
+            result = await connection._execute(_run_statement, connection._conn, sql, parameters, many)
+        else:
+            result = _run_statement(connection._conn, sql, parameters, many)
+        self.description, self.rowcount, self.lastrowid, self._rows = result
         return self
 
     async def fetchone(self) -> Any:
@@ -208,8 +231,22 @@ class _OneTripCursor:
 
 
 class _OneTripConnection(aiosqlite.Connection):
+    #: In a transaction begun with BEGIN IMMEDIATE, whose commit goes to the thread.
+    writing = False
+
     def cursor(self) -> _OneTripCursor:  # type: ignore[override]
         return _OneTripCursor(self)
+
+    async def commit(self) -> None:
+        if self.writing or _ON_THREAD.get():
+            self.writing = False
+            await self._execute(self._conn.commit)
+        else:
+            self._conn.commit()
+
+    async def rollback(self) -> None:
+        self.writing = False
+        self._conn.rollback()
 
 
 def _sqlite_creator(url: str, *, timeout: float) -> Callable[[], Awaitable[aiosqlite.Connection]]:
@@ -217,6 +254,7 @@ def _sqlite_creator(url: str, *, timeout: float) -> Callable[[], Awaitable[aiosq
     (same arguments as its aiosqlite dialect), with one-trip cursors."""
     args, kwargs = SQLiteDialect_aiosqlite().create_connect_args(make_url(url))
     kwargs["timeout"] = timeout
+    kwargs["check_same_thread"] = False  # used from the loop's thread and from aiosqlite's
 
     async def connect() -> aiosqlite.Connection:
         connection = _OneTripConnection(functools.partial(sqlite3.connect, *args, **kwargs), iter_chunk_size=64)

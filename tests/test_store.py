@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -19,7 +22,7 @@ from sqlmodel import col, select
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from store.db import Database, async_url, redacted
-from store.migrate import head_revision
+from store.migrate import head_revision, upgrade_async
 from store.models import CheckIn, KeyResult, Objective, Workspace, metadata
 from store.repo import Repo, workspace_by_external
 
@@ -169,6 +172,61 @@ async def test_sqlite_connections_use_wal_and_foreign_keys(tmp_path: Path) -> No
             assert busy >= 5000
     finally:
         await db.dispose()
+
+
+async def _seeded_sqlite(tmp_path: Path) -> tuple[str, Database, Bot]:
+    url = f"sqlite:///{tmp_path / 'placement.db'}"
+    await upgrade_async(url)
+    db = Database(url)
+    bot = Bot(db)
+    await ok(bot, "alice", 'team add growth "Growth"')
+    await ok(bot, "alice", 'objective add "Grow" --team growth')
+    await ok(bot, "alice", 'kr add O-1 "Active teams" --target 1000')
+    return str(tmp_path / "placement.db"), db, bot
+
+
+async def test_a_write_waiting_for_another_process_s_lock_leaves_the_loop_free(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE waits on the connection's thread: meanwhile reads are answered, and the
+    check-in lands once the other writer lets go."""
+    path, db, bot = await _seeded_sqlite(tmp_path)
+    other = sqlite3.connect(path, isolation_level=None)  # another process's writer, as `okrbot import` is
+    try:
+        other.execute("BEGIN IMMEDIATE")
+        write = asyncio.ensure_future(bot.handle(cmd("alice", "checkin KR-1 40 7 blocked")))
+        await asyncio.sleep(0.2)
+        assert not write.done()  # waiting for the lock…
+        started = time.monotonic()
+        listing = await asyncio.wait_for(bot.handle(cmd("alice", "list mine")), 2)
+        assert time.monotonic() - started < 1.0  # …without holding up a read
+        assert "KR-1" in listing.text and "0 / 1000" in listing.text
+        other.execute("COMMIT")
+        reply = await asyncio.wait_for(write, 5)
+        assert not reply.is_error, reply.text
+        assert "40 / 1000" in (await bot.handle(cmd("alice", "show KR-1"))).text
+    finally:
+        other.close()
+        await db.dispose()
+
+
+async def test_short_statements_run_on_the_loop_s_thread_and_long_reads_do_not(tmp_path: Path) -> None:
+    _path, db, bot = await _seeded_sqlite(tmp_path)
+    threads: list[str] = []
+
+    def record(*_args: object) -> None:
+        threads.append(threading.current_thread().name)
+
+    try:
+        for long in (False, True):
+            async with db.read(long=long) as session:
+                driver = (await (await session.connection()).get_raw_connection()).driver_connection
+                driver._conn.set_trace_callback(record)
+                await session.exec(select(KeyResult))
+                driver._conn.set_trace_callback(None)
+    finally:
+        await db.dispose()
+    loop_thread = threading.current_thread().name
+    assert threads[0] == loop_thread  # the short read, on the loop's thread
+    assert threads[-1] != loop_thread  # the long one, on the connection's own thread
 
 
 async def test_database_creates_the_sqlite_file_s_directory(tmp_path: Path) -> None:
