@@ -6,9 +6,11 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
+from bot.cache import ReadCache
 from bot.command import Command
 from bot.errors import NotFound, UserError
 from bot.scales import quarter_of
+from bot.views import Board
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, Workspace
 from store.repo import Repo
 
@@ -27,6 +29,13 @@ class Ctx:
     actor: Member
     command: Command
     now: dt.datetime  # aware, UTC
+    cache: ReadCache | None = None  # in a read transaction: reads kept until the next write
+
+    async def board(self) -> Board:
+        """Every objective in the open cycles, with what it takes to show them."""
+        if self.cache is None:
+            return await Board.load(self.repo)
+        return await self.cache.get(self.workspace, "board", lambda: Board.load(self.repo))
 
     @property
     def today(self) -> dt.date:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 import bot.commands  # noqa: F401  (registers every command)
+from bot.cache import ReadCache
 from bot.command import Command
 from bot.commands.data import import_csv
 from bot.context import Ctx
@@ -19,7 +20,7 @@ from bot.errors import UserError
 from bot.forms import FormErrors, submit_checkins
 from bot.grammar import parse
 from bot.messages import Message
-from store.db import Database
+from store.db import WRITES, Database
 from store.models import Member, utcnow
 from store.repo import Repo, ensure_workspace, identity
 
@@ -47,6 +48,7 @@ class Bot:
         self.db = db
         self.clock = clock
         self.timezone = timezone  # for workspaces created here
+        self.reads = ReadCache()
 
     async def handle(self, command: Command) -> Message:
         """Run one command; whatever the input, the answer is a Message, never an exception."""
@@ -115,7 +117,9 @@ class Bot:
                 await self._register(session, command)
                 ctx = await self._context(session, command)
                 assert ctx is not None
-            return await action(ctx)
+            result = await action(ctx)
+            await ctx.repo.touch()
+            return result
 
     async def _context(self, session: AsyncSession, command: Command) -> Ctx | None:
         ref = command.workspace
@@ -123,7 +127,8 @@ class Bot:
         if workspace is None or actor is None or _stale(actor, command):
             return None
         repo = Repo(session, workspace.id)  # type: ignore[arg-type]
-        return Ctx(repo=repo, workspace=workspace, actor=actor, command=command, now=self.clock())
+        cache = None if session.info.get(WRITES) else self.reads
+        return Ctx(repo=repo, workspace=workspace, actor=actor, command=command, now=self.clock(), cache=cache)
 
     async def _register(self, session: AsyncSession, command: Command) -> None:
         """Create the workspace and member on first sight; the first member is the admin."""

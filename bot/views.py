@@ -50,6 +50,28 @@ class Catalog:
         return (mention(member),) if member else ("nobody",)
 
 
+@dataclass(frozen=True)
+class Board:
+    """Every objective in the open cycles (not archived, by number) and their catalog: what each
+    ``list`` filters. Built in six queries; kept between writes (bot/cache.py)."""
+
+    objectives: list[Objective]
+    catalog: Catalog
+
+    @classmethod
+    async def load(cls, repo: Repo) -> Board:
+        cycles = await repo.cycles()
+        open_cycles = {c.id for c in cycles if not c.closed}
+        objectives = [o for o in await repo.objectives() if o.cycle_id in open_cycles]
+        return cls(objectives, await Catalog.load(repo, objectives, cycles=cycles))
+
+    def team(self, key: str) -> Team | None:
+        return next((t for t in self.catalog.teams.values() if t.key == key), None)
+
+    def capability(self, key: str) -> Capability | None:
+        return next((c for c in self.catalog.capabilities.values() if c.key == key), None)
+
+
 def mention(member: Member) -> Mention:
     return Mention(member.external_id, member.display_name or member.external_id)
 

@@ -37,6 +37,9 @@ class Workspace(SQLModel, table=True):
     # Numbers O-n and KR-n are per workspace and never reused: these are the next ones.
     next_objective_number: int = 1
     next_kr_number: int = 1
+    # Goes up with every write of okrbot's core here: a read built at one revision is good until
+    # the next (bot/cache.py keeps such reads).
+    revision: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
     created_at: dt.datetime = Field(default_factory=utcnow)
 
 

@@ -99,6 +99,13 @@ class Repo:
         await self.session.flush()
         return row
 
+    async def touch(self) -> None:
+        """Raise the workspace's revision: what was read before this write is out of date."""
+        connection = await self.session.connection()
+        await connection.execute(
+            update(Workspace).where(col(Workspace.id) == self.workspace_id).values(revision=Workspace.revision + 1)
+        )
+
     async def next_number(self, what: Literal["objective", "kr"]) -> int:
         """Allocate the next O-n or KR-n atomically: numbers are never reused."""
         column = Workspace.next_objective_number if what == "objective" else Workspace.next_kr_number

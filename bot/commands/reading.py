@@ -7,6 +7,7 @@ from bot.grammar import KEY, Arg, Ref, command
 from bot.messages import Actions, Block, Context, Fields, Header, Message, Text, UserText, spans
 from bot.scales import elapsed, number, pace, progress
 from bot.views import (
+    Board,
     Catalog,
     average_progress,
     checkin_button,
@@ -17,54 +18,51 @@ from bot.views import (
     objective_summary,
     objectives_view,
 )
-from store.models import Cycle, Objective
+from store.models import Objective
 
 HISTORY_SHOWN = 10
 
 
-async def _open_objectives(ctx: Ctx, **filters) -> tuple[list[Objective], list[Cycle]]:  # type: ignore[no-untyped-def]
-    """The objectives in open cycles, and every cycle (which the view needs too)."""
-    cycles = await ctx.repo.cycles()
-    open_cycles = {c.id for c in cycles if not c.closed}
-    return [o for o in await ctx.repo.objectives(**filters) if o.cycle_id in open_cycles], cycles
-
-
-async def _view(ctx: Ctx, title: str, objectives: list[Objective], empty: str, cycles: list[Cycle]) -> Message:
-    catalog = await Catalog.load(ctx.repo, objectives, cycles=cycles)
-    return Message.of(*objectives_view(title, objectives, catalog, empty=empty))
+def _view(title: str, objectives: list[Objective], board: Board, empty: str) -> Message:
+    return Message.of(*objectives_view(title, objectives, board.catalog, empty=empty))
 
 
 @command("list", "[mine | team <key> | capability <key> | all]", "List objectives and key results (yours by default).")
 @command("list mine", "", "Your objectives and the objectives of your key results.")
 async def list_mine(ctx: Ctx) -> Message:
-    objectives, cycles = await _open_objectives(ctx)
-    mine_by_kr = {kr.objective_id for kr in await ctx.repo.key_results(owner_id=ctx.actor.id)}
-    objectives = [o for o in objectives if o.owner_id == ctx.actor.id or o.id in mine_by_kr]
+    board, me = await ctx.board(), ctx.actor.id
+    objectives = [
+        o for o in board.objectives
+        if o.owner_id == me or any(kr.owner_id == me for kr in board.catalog.krs.get(o.id, ()))  # type: ignore[call-overload]
+    ]  # fmt: skip
     empty = 'You own no objectives or key results yet: objective add "<title>" --team <key>.'
-    return await _view(ctx, "Your OKRs", objectives, empty, cycles)
+    return _view("Your OKRs", objectives, board, empty)
 
 
 @command("list team", "<key>", "A team's objectives.", Arg("key", KEY))
 async def list_team(ctx: Ctx, key: str) -> Message:
-    team = await ctx.team(key)
-    objectives, cycles = await _open_objectives(ctx, team_id=team.id)
-    return await _view(ctx, f"Team {key}", objectives, f"Team {key} has no objectives in an open cycle yet.", cycles)
+    board = await ctx.board()
+    team = board.team(key) or await ctx.team(key)
+    objectives = [o for o in board.objectives if o.team_id == team.id]
+    return _view(f"Team {key}", objectives, board, f"Team {key} has no objectives in an open cycle yet.")
 
 
 @command(
     "list capability", "<key>", "The objectives that support a capability (and its sub-capabilities).", Arg("key", KEY)
 )
 async def list_capability(ctx: Ctx, key: str) -> Message:
-    capability = await ctx.capability(key)
-    ids = [c.id for c in await ctx.repo.capabilities() if c.id == capability.id or c.parent_id == capability.id]
-    objectives, cycles = await _open_objectives(ctx, capability_ids=ids)
-    return await _view(ctx, f"Capability {key}", objectives, f"No objective supports {key} yet.", cycles)
+    board = await ctx.board()
+    capability = board.capability(key) or await ctx.capability(key)
+    ids = {c.id for c in board.catalog.capabilities.values() if capability.id in (c.id, c.parent_id)}
+    objectives = [o for o in board.objectives if o.capability_id in ids]
+    return _view(f"Capability {key}", objectives, board, f"No objective supports {key} yet.")
 
 
 @command("list all", "", "Every objective in the open cycles.")
 async def list_all(ctx: Ctx) -> Message:
-    objectives, cycles = await _open_objectives(ctx)
-    return await _view(ctx, "All OKRs", objectives, 'No objectives yet: objective add "<title>" --team <key>.', cycles)
+    board = await ctx.board()
+    empty = 'No objectives yet: objective add "<title>" --team <key>.'
+    return _view("All OKRs", board.objectives, board, empty)
 
 
 @command("show", "O-n | KR-n", "Details and recent check-ins.", Arg("ref", Ref("O", "KR")))
