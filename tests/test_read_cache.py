@@ -6,11 +6,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from conftest import Chat, Clock, command
 from sqlalchemy import event
 
 from bot.core import Bot
 from store.db import Database
-from conftest import Chat, Clock, command
 
 
 async def ok(chat: Chat, user: str, text: str) -> str:
