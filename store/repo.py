@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Literal
 
-from sqlalchemy import and_, case, insert, update
+from sqlalchemy import and_, bindparam, case, insert, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -46,6 +46,38 @@ async def workspace_by_external(session: AsyncSession, platform: str, external_i
     return (await session.exec(query)).first()
 
 
+# The statements of the check-in path, built once: building a statement costs more than SQLite
+# takes to run it, and SQLAlchemy compiles each only once either way.
+_IDENTITY = (
+    select(Workspace, Member)
+    .outerjoin(Member, and_(col(Member.workspace_id) == Workspace.id, Member.external_id == bindparam("member")))
+    .where(Workspace.platform == bindparam("platform"), Workspace.external_id == bindparam("external_id"))
+)
+_IDENTITY_LOCKED = _IDENTITY.with_for_update(of=Workspace)
+_KEY_RESULT_IN_CYCLE = (
+    select(KeyResult, Objective, Cycle)
+    .join(Objective, col(Objective.id) == KeyResult.objective_id)
+    .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+    .where(
+        KeyResult.workspace_id == bindparam("workspace_id"),
+        Objective.workspace_id == bindparam("workspace_id"),
+        Cycle.workspace_id == bindparam("workspace_id"),
+        KeyResult.number == bindparam("number"),
+    )
+)
+_INSERT_CHECKIN = insert(CheckIn.__table__)  # type: ignore[attr-defined]
+_MOVE_KEY_RESULT = (
+    update(KeyResult.__table__)  # type: ignore[attr-defined]
+    .where(KeyResult.__table__.c.id == bindparam("kr_id"))  # type: ignore[attr-defined]
+    .values(current=bindparam("current"), confidence=bindparam("new_confidence"), updated_at=bindparam("at"))
+)
+_TOUCH = (
+    update(Workspace.__table__)  # type: ignore[attr-defined]
+    .where(Workspace.__table__.c.id == bindparam("workspace_id"))  # type: ignore[attr-defined]
+    .values(revision=Workspace.__table__.c.revision + 1)  # type: ignore[attr-defined]
+)
+
+
 async def identity(
     session: AsyncSession, platform: str, external_id: str, member_id: str
 ) -> tuple[Workspace | None, Member | None]:
@@ -53,14 +85,9 @@ async def identity(
 
     In a write session the workspace row is locked, as in :func:`workspace_by_external`.
     """
-    query = (
-        select(Workspace, Member)
-        .outerjoin(Member, and_(col(Member.workspace_id) == Workspace.id, Member.external_id == member_id))
-        .where(Workspace.platform == platform, Workspace.external_id == external_id)
-    )
-    if session.info.get(WRITES):
-        query = query.with_for_update(of=Workspace)
-    row = (await session.exec(query)).first()
+    query = _IDENTITY_LOCKED if session.info.get(WRITES) else _IDENTITY
+    params = {"platform": platform, "external_id": external_id, "member": member_id}
+    row = (await session.exec(query, params=params)).first()
     return (row[0], row[1]) if row else (None, None)
 
 
@@ -101,10 +128,7 @@ class Repo:
 
     async def touch(self) -> None:
         """Raise the workspace's revision: what was read before this write is out of date."""
-        connection = await self.session.connection()
-        await connection.execute(
-            update(Workspace).where(col(Workspace.id) == self.workspace_id).values(revision=Workspace.revision + 1)
-        )
+        await self.session.exec(_TOUCH, params={"workspace_id": self.workspace_id})
 
     async def next_number(self, what: Literal["objective", "kr"]) -> int:
         """Allocate the next O-n or KR-n atomically: numbers are never reused."""
@@ -227,18 +251,8 @@ class Repo:
 
     async def key_result_in_cycle(self, number: int) -> tuple[KeyResult, Objective, Cycle] | None:
         """A key result with its objective and cycle, in one statement (the check-in path)."""
-        query = (
-            select(KeyResult, Objective, Cycle)
-            .join(Objective, col(Objective.id) == KeyResult.objective_id)
-            .join(Cycle, col(Cycle.id) == Objective.cycle_id)
-            .where(
-                KeyResult.workspace_id == self.workspace_id,
-                Objective.workspace_id == self.workspace_id,
-                Cycle.workspace_id == self.workspace_id,
-                KeyResult.number == number,
-            )
-        )
-        row = (await self.session.exec(query)).first()
+        params = {"workspace_id": self.workspace_id, "number": number}
+        row = (await self.session.exec(_KEY_RESULT_IN_CYCLE, params=params)).first()
         return (row[0], row[1], row[2]) if row else None
 
     async def record_checkin(
@@ -259,22 +273,19 @@ class Repo:
         loaded that way, so the session sees no pending change and nothing is written twice.
         """
         assert kr.workspace_id == self.workspace_id and kr.id is not None
+        checkin = {
+            "workspace_id": self.workspace_id,
+            "key_result_id": kr.id,
+            "member_id": member_id,
+            "value": value,
+            "confidence": confidence,
+            "note": note,
+            "created_at": at,
+            "source": source,
+        }
+        await self.session.exec(_INSERT_CHECKIN, params=checkin)
         await self.session.exec(
-            insert(CheckIn.__table__).values(  # type: ignore[attr-defined]
-                workspace_id=self.workspace_id,
-                key_result_id=kr.id,
-                member_id=member_id,
-                value=value,
-                confidence=confidence,
-                note=note,
-                created_at=at,
-                source=source,
-            )
-        )
-        await self.session.exec(
-            update(KeyResult.__table__)  # type: ignore[attr-defined]
-            .where(KeyResult.__table__.c.id == kr.id)  # type: ignore[attr-defined]
-            .values(current=value, confidence=confidence, updated_at=at)
+            _MOVE_KEY_RESULT, params={"kr_id": kr.id, "current": value, "new_confidence": confidence, "at": at}
         )
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
