@@ -56,7 +56,8 @@ class Bot:
             parsed = parse(command.text.strip() or "help")
             spec = parsed.spec
             long = spec.words[0] in LONG_READS
-            return await self._run(command, spec.writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long)
+            writes = spec.writes_with(parsed.values)
+            return await self._run(command, writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long)
         except UserError as exc:
             return Message.error(exc.sentence)
         except Exception:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,6 +307,8 @@ class Flag:
 
 
 Handler = Callable[..., Awaitable[Any]]
+#: A command writes, or not, or depending on its values (``checkin`` alone only shows a form).
+Writes = bool | Callable[[Mapping[str, Any]], bool]
 
 
 @dataclass(frozen=True)
@@ -316,8 +318,12 @@ class Spec:
     summary: str
     args: tuple[Arg, ...]
     flags: dict[str, Flag]
-    writes: bool
+    writes: Writes
     handler: Handler = field(compare=False)
+
+    def writes_with(self, values: Mapping[str, Any]) -> bool:
+        """Whether this command, with these values, runs in a write transaction."""
+        return self.writes(values) if callable(self.writes) else self.writes
 
     @property
     def usage(self) -> str:
@@ -328,7 +334,7 @@ REGISTRY: dict[tuple[str, ...], Spec] = {}
 
 
 def command(
-    words: str, form: str, summary: str, *args: Arg, writes: bool = False, **flags: Flag
+    words: str, form: str, summary: str, *args: Arg, writes: Writes = False, **flags: Flag
 ) -> Callable[[Handler], Handler]:
     """Declare a command; the decorated coroutine receives ``ctx`` and the parsed arguments."""
 

@@ -10,6 +10,7 @@ from conftest import Chat, Clock, command
 from sqlalchemy import event
 
 from bot.core import Bot
+from bot.messages import Form
 from store.db import Database
 
 
@@ -90,3 +91,16 @@ async def test_workspaces_keep_their_own_boards(chat: Chat) -> None:
     other = await chat("bob", "list all", workspace="globex")
     assert "No objectives yet" in other.text
     assert "Grow" not in other.text
+
+
+async def test_opening_the_check_in_form_is_a_read(db: Database, chat: Chat) -> None:
+    """`checkin` alone shows the form: it neither takes the write lock nor spoils the kept board."""
+    await seed(chat)
+    await ok(chat, "alice", "list mine")
+    with statements(db) as seen:
+        form = await chat("alice", "checkin")
+    assert any(isinstance(block, Form) and block.groups[0].ref == "KR-1" for block in form.blocks)
+    assert len(seen) == 1 and "UPDATE" not in seen[0] and "FOR UPDATE" not in seen[0]
+    with statements(db) as seen:
+        await ok(chat, "alice", "list mine")
+    assert len(seen) == 1

@@ -42,11 +42,10 @@ async def record(
 
 
 async def my_key_results(ctx: Ctx) -> list[KeyResult]:
-    """The active key results I own, in open cycles."""
-    krs = await ctx.repo.key_results(owner_id=ctx.actor.id)
-    open_cycles = {c.id for c in await ctx.repo.cycles() if not c.closed}
-    objectives = {o.id: o for o in await ctx.repo.objectives(ids=list({kr.objective_id for kr in krs}))}
-    return [kr for kr in krs if kr.objective_id in objectives and objectives[kr.objective_id].cycle_id in open_cycles]
+    """The active key results I own, in open cycles, by number."""
+    board = await ctx.board()
+    krs = (kr for o in board.objectives for kr in board.catalog.krs.get(o.id, ()))  # type: ignore[call-overload]
+    return sorted((kr for kr in krs if kr.owner_id == ctx.actor.id), key=lambda kr: kr.number)
 
 
 def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> Form:
@@ -86,7 +85,7 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
     Arg("value", Number("<value>", "value"), required=False),
     Arg("confidence", CONFIDENCE, required=False),
     Arg("note", Rest("[note ...]", "note", MAX_NOTE), required=False),
-    writes=True,
+    writes=lambda values: values.get("kr") is not None,  # alone, it only shows the form
 )
 async def checkin(
     ctx: Ctx,
