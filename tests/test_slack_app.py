@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -13,8 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import SECRET, TOKEN, FakeSlack, SlackClient, sign
 from sqlalchemy import text
 
-from adapters.server import build_app
+from adapters.server import DB_KEY, build_app
 from adapters.settings import Settings, SlackSettings
+from adapters.slack.mount import ADAPTER_KEY
 from store.db import Database
 
 FORM = "application/x-www-form-urlencoded"
@@ -279,3 +281,142 @@ def test_oauth_asks_for_the_manifest_s_scopes():
         lines = [line.split("#")[0].rstrip() for line in f]
     start, end = lines.index("    bot:") + 1, lines.index("settings:")
     assert tuple(line.strip()[2:] for line in lines[start:end] if line.startswith("      - ")) == SCOPES
+
+
+# --- the answer to Slack goes out when the listener returns: nothing slow before it --------------
+
+ANSWER_IN = 5.0  # seconds: far more than any ack here takes, far less than a held call waits
+HOME = {"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}
+
+
+async def answered(request: Any) -> Any:
+    """The HTTP answer to Slack, which must not wait for a held Web API call."""
+    return await asyncio.wait_for(request, ANSWER_IN)
+
+
+async def test_bolt_answers_as_soon_as_the_listener_returns(slack: SlackClient):
+    """Bolt's default runs the listener as a task and looks for the ack every 10 ms."""
+    assert slack.http.app[ADAPTER_KEY].app.process_before_response is True
+
+
+async def test_answers_do_not_wait_for_the_work_after_the_ack(slack: SlackClient, fake: FakeSlack, db_url: str):
+    """With Bolt answering when a listener returns, each listener returns at its ack and leaves
+    the rest to a background task: a Slack API that is slow to answer holds no answer back."""
+    await setup_okrs(slack)
+    await slack.slash("UALICE", "checkin KR-1 40 7")
+
+    posted = fake.hold("chat.postMessage")  # the digest's post arrives, and waits for its answer
+    assert await answered(slack.slash("UALICE", "digest team growth")) == ""
+    await fake.wait_for("chat.postMessage")
+    mine = await answered(slack.slash("UALICE", "list mine"))  # a fast command rides on its ack meanwhile
+    assert mine["response_type"] == "ephemeral" and "KR-1" in reply_text(mine)
+    assert not fake.of("files.completeUploadExternal")  # the digest is still waiting on its post
+    posted.set()
+    await fake.wait_for("files.completeUploadExternal")  # then its chart follows in the thread
+
+    opened = fake.hold("views.open")
+    assert await answered(slack.slash("UALICE", "checkin")) == ""
+    view = (await fake.wait_for("views.open"))[0].args["view"]
+    opened.set()
+
+    confirmed = fake.hold("chat.postEphemeral")
+    response = await answered(slack.submit("UALICE", view, {"KR-1.value": "55", "KR-1.confidence": "8"}))
+    assert response.status == 200 and await response.text() == ""
+    await fake.wait_for("chat.postEphemeral")
+    confirmed.set()
+    assert await count(db_url, "check_in") == 2
+
+    responded = fake.hold("response_url")
+    assert (await answered(slack.click("UALICE", "okr_run:0", "show KR-1"))).status == 200
+    await fake.wait_for("response_url")
+    responded.set()
+
+    published = fake.hold("views.publish")
+    assert (await answered(slack.event(HOME, event_id="EvHeld"))).status == 200
+    await fake.wait_for("views.publish")
+    published.set()
+
+
+async def test_work_after_the_ack_fails_in_the_log_not_in_the_answer(
+    slack: SlackClient, fake: FakeSlack, caplog, monkeypatch
+):
+    caplog.set_level("INFO", logger="adapters.slack.adapter")
+    adapter = slack.http.app[ADAPTER_KEY]
+
+    async def broken(*_: Any) -> list[str]:
+        raise RuntimeError("the database went away")
+
+    monkeypatch.setattr(adapter, "team_keys", broken)
+    assert (await slack.event(HOME, event_id="EvFails")).status == 200  # answered before the work failed
+    for _ in range(100):  # bounded: the Home tab is built after the event's ack
+        if "App Home failed after the ack" in caplog.text:
+            break
+        await asyncio.sleep(0.02)
+    assert "slack App Home failed after the ack" in caplog.text and "the database went away" in caplog.text
+    assert not adapter._tasks and not fake.of("views.publish")  # done with, and let go
+    assert (await slack.slash("UALICE", "help"))["response_type"] == "ephemeral"  # still serving
+
+
+async def test_shutdown_lets_replies_in_flight_finish_then_cancels_the_rest(
+    slack: SlackClient, fake: FakeSlack, caplog
+):
+    adapter = slack.http.app[ADAPTER_KEY]
+    await setup_okrs(slack)
+    posted = fake.hold("chat.postMessage")
+    assert await slack.slash("UALICE", "digest team growth") == ""
+    await fake.wait_for("chat.postMessage")
+    closing = asyncio.create_task(adapter.close(grace=5))
+    await asyncio.sleep(0.2)
+    assert not closing.done()  # waiting for the digest
+    posted.set()
+    await asyncio.wait_for(closing, 5)
+    assert fake.of("files.completeUploadExternal") and not adapter._tasks  # the digest finished
+
+    caplog.set_level("WARNING", logger="adapters.slack.adapter")
+    published = fake.hold("views.publish")
+    await slack.event(HOME, event_id="EvCut")
+    await fake.wait_for("views.publish")
+    await asyncio.wait_for(adapter.close(grace=0.2), 5)  # the publish never answers in time: cancelled
+    assert not adapter._tasks and "1 replies still running after 0.2 s: cancelled" in caplog.text
+    published.set()
+
+
+async def test_socket_mode_acks_through_the_same_listeners(db_url: str, fake: FakeSlack):
+    """Socket Mode answers each envelope once Bolt returns: the same rule, no HTTP in between."""
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+    from slack_sdk.socket_mode.request import SocketModeRequest
+
+    app = build_app(settings_for(db_url, fake, SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-test"))
+    adapter = app[ADAPTER_KEY]  # the server is not started: it would connect to Slack's WebSocket
+    handler = AsyncSocketModeHandler(adapter.app, "xapp-test")
+    acks: list[Any] = []
+
+    class Socket:
+        logger = logging.getLogger("test.socket")
+
+        async def send_socket_mode_response(self, response: Any) -> None:
+            acks.append(response)
+
+    async def slash(n: int, text: str) -> dict[str, Any]:
+        payload = {"team_id": "T1", "channel_id": "C1", "user_id": "UALICE", "user_name": "alice",
+                   "command": "/okr", "text": text, "response_url": fake.response_url(f"sm{n}"),
+                   "trigger_id": f"trig-sm{n}", "api_app_id": "A1"}  # fmt: skip
+        request = SocketModeRequest(type="slash_commands", envelope_id=f"env{n}", payload=payload)
+        await asyncio.wait_for(handler.handle(Socket(), request), ANSWER_IN)  # type: ignore[arg-type]
+        assert acks[-1].envelope_id == f"env{n}"
+        return acks[-1].payload or {}
+
+    try:
+        for n, line in enumerate(('team add growth "Growth"', "team join growth",
+                                  'objective add "Grow" --team growth', 'kr add O-1 "Teams" --target 10')):  # fmt: skip
+            assert (await slash(n, line))["response_type"] == "ephemeral"
+        posted = fake.hold("chat.postMessage")
+        assert await slash(10, "digest team growth") == {}  # acked while the digest's post is held
+        await fake.wait_for("chat.postMessage")
+        assert "KR-1" in json.dumps(await slash(11, "list mine"))
+        posted.set()
+        await fake.wait_for("files.completeUploadExternal")
+    finally:
+        await adapter.close()
+        await handler.client.close()
+        await app[DB_KEY].dispose()

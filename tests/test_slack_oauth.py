@@ -21,7 +21,7 @@ from sqlalchemy import text
 from adapters.server import SURFACES_KEY, build_app
 from adapters.settings import Settings, SlackSettings
 from adapters.slack.installations import InstallationStore, OAuthStateStore
-from adapters.slack.mount import OUTBOUND_KEY, SCOPES
+from adapters.slack.mount import ADAPTER_KEY, OUTBOUND_KEY, SCOPES
 from bot.command import WorkspaceRef
 from store.db import Database
 
@@ -130,6 +130,11 @@ async def test_two_workspaces_install_see_only_their_own_okrs_and_one_uninstalls
     assert await rows(db_url, "SELECT count(*) FROM team") == teams_before
     # the other workspace is untouched
     assert "ops" in json.dumps(await two.slash("UZOE", "team list"))
+
+
+async def test_the_oauth_app_answers_as_soon_as_the_listener_returns(slack: SlackClient):
+    """As the single-workspace app: no 10 ms polling for the ack (tests/test_slack_app.py)."""
+    assert slack.http.app[ADAPTER_KEY].app.process_before_response is True
 
 
 async def test_tokens_revoked_for_the_bot_removes_the_installation(slack: SlackClient, fake: FakeSlack, db_url: str):

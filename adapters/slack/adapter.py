@@ -4,6 +4,11 @@ Bolt verifies every request's signature (401 otherwise) and authorizes it; the l
 only translate (adapters/slack/translate.py), ask the core, and render (adapters/slack/render.py).
 Every command is acknowledged within Slack's 3 seconds: a reply ready in time rides on the ack,
 anything slower (digests, exports, a busy database) follows through response_url or the API.
+
+Bolt runs with ``process_before_response=True`` (adapters/slack/mount.py): it awaits a listener and
+answers Slack as soon as the listener returns, rather than polling for the ack every 10 ms. So no
+listener does after-ack work itself: what follows the ack (a delivery, views.open, views.publish,
+a confirmation) runs as a background task the adapter keeps and, on shutdown, waits for (``close``).
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Coroutine
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -37,6 +43,7 @@ MAX_RESPONSES = 5  # response_url accepts five uses
 IDENTITY_TTL = 600.0
 SEEN_EVENTS = 10_000
 HOME_TEAMS = 5  # teams shown in App Home, within its 100 blocks
+SHUTDOWN_GRACE = 10.0  # seconds replies already acknowledged get to finish on shutdown
 
 
 class Identities:
@@ -103,6 +110,31 @@ class SlackAdapter:
                 ).display_name
         return Command(base.workspace, actor, base.text, base.channel, base.source, mentions)
 
+    # --- after the ack -------------------------------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None], what: str) -> asyncio.Task[None]:
+        """Run work that follows an ack without holding Slack's answer back; kept until done."""
+        task = asyncio.create_task(work, name=f"slack {what}")
+        self._tasks.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s failed after the ack", task.get_name(), exc_info=task.exception())
+
+    async def close(self, grace: float = SHUTDOWN_GRACE) -> None:
+        """On shutdown: let the replies already acknowledged finish within ``grace``, cancel the rest."""
+        deadline = time.monotonic() + grace
+        while running := {task for task in self._tasks if not task.done()}:  # a task may start another
+            _, pending = await asyncio.wait(running, timeout=max(0.0, deadline - time.monotonic()))
+            if pending:
+                log.warning("slack: %d replies still running after %g s: cancelled", len(pending), grace)
+                for task in pending:
+                    task.cancel()
+                await asyncio.gather(*pending, return_exceptions=True)
+
     # --- listeners -----------------------------------------------------------------------------
 
     async def _skip_repeated_events(self, body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002
@@ -130,7 +162,8 @@ class SlackAdapter:
         cmd = await self.command(client, command)
         target = translate.checkin_target(cmd.text)
         if target is not None and command.get("trigger_id"):
-            await self._open_checkin(ack, client, cmd, command["trigger_id"], target)
+            await ack()
+            self._spawn(self._open_checkin(client, cmd, command["trigger_id"], target), "check-in modal")
             return
         work = asyncio.ensure_future(self.bot.handle(cmd))
         first = cmd.text.split()[0].lower() if cmd.text.split() else ""
@@ -139,10 +172,19 @@ class SlackAdapter:
             if done and work.result().visibility == "private" and not _attachments(work.result()):
                 parts = render.to_messages(work.result())[:MAX_RESPONSES]
                 await ack(response_type="ephemeral", **parts[0]) if parts else await ack()
-                for part in parts[1:]:
-                    await respond(response_type="ephemeral", replace_original=False, **part)
+                if parts[1:]:
+                    self._spawn(self._respond(respond, parts[1:]), f"/okr {first[:20]} (more parts)")
                 return
         await ack()
+        self._spawn(self._deliver_when_ready(client, respond, cmd, work), f"/okr {first[:20]}")
+
+    async def _respond(self, respond: Any, parts: list[dict[str, Any]]) -> None:
+        for part in parts:
+            await respond(response_type="ephemeral", replace_original=False, **part)
+
+    async def _deliver_when_ready(
+        self, client: AsyncWebClient, respond: Any, cmd: Command, work: asyncio.Future[Message]
+    ) -> None:
         await self._deliver(client, respond, cmd, await work)
 
     async def _deliver(self, client: AsyncWebClient, respond: Any, cmd: Command, message: Message) -> None:
@@ -167,8 +209,8 @@ class SlackAdapter:
         except SlackApiError as exc:
             log.warning("a reply could not be delivered: %s", _error(exc))
 
-    async def _open_checkin(self, ack: Any, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str) -> None:
-        await ack()
+    async def _open_checkin(self, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str) -> None:
+        """After the ack: the check-in modal (one KR's when ``ref`` names one), through views.open."""
         message = await self.bot.handle(Command(cmd.workspace, cmd.actor, "checkin", cmd.channel, cmd.source))
         form = next((b for b in message.blocks if isinstance(b, Form)), None)
         if form is not None and ref:
@@ -187,17 +229,25 @@ class SlackAdapter:
             log.warning("views.open failed: %s", _error(exc))
 
     async def on_checkin_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
-        cmd = await self.command(client, body, text="checkin")
-        await self._open_checkin(ack, client, cmd, body.get("trigger_id", ""), str(action.get("value") or ""))
+        await ack()
+        self._spawn(self._checkin_button(client, body, str(action.get("value") or "")), "check-in button")
 
-    async def on_run_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any):
-        words = str(action.get("value") or "")
+    async def _checkin_button(self, client: AsyncWebClient, body: dict[str, Any], ref: str) -> None:
+        cmd = await self.command(client, body, text="checkin")
+        await self._open_checkin(client, cmd, body.get("trigger_id", ""), ref)
+
+    async def on_run_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
+    ) -> None:
+        await ack()
+        self._spawn(self._run_button(client, body, str(action.get("value") or ""), respond), "button")
+
+    async def _run_button(self, client: AsyncWebClient, body: dict[str, Any], words: str, respond: Any) -> None:
         cmd = await self.command(client, body, text=words)
         target = translate.checkin_target(cmd.text)
         if target is not None and body.get("trigger_id"):
-            await self._open_checkin(ack, client, cmd, body["trigger_id"], target)
+            await self._open_checkin(client, cmd, body["trigger_id"], target)
             return
-        await ack()
         message = await self.bot.handle(cmd)
         if body.get("response_url"):
             await self._deliver(client, respond, cmd, message)
@@ -216,20 +266,27 @@ class SlackAdapter:
             return
         await ack()
         channel = translate.metadata(view).get("channel", "")
-        user = cmd.actor.external_id
+        self._spawn(self._confirm(client, channel, cmd.actor.external_id, reply.message), "check-in confirmation")
+
+    async def _confirm(self, client: AsyncWebClient, channel: str, user: str, message: Message) -> None:
+        """After a modal's check-in: an ephemeral note where the modal was opened, or a DM."""
         if channel:
             try:
-                for part in render.to_messages(reply.message)[:MAX_RESPONSES]:
+                for part in render.to_messages(message)[:MAX_RESPONSES]:
                     await client.chat_postEphemeral(channel=channel, user=user, **part)
                 return
             except SlackApiError as exc:
                 log.info("ephemeral confirmation failed (%s): sent as a DM", _error(exc))
-        await self._send_dm(client, user, reply.message)
+        await self._send_dm(client, user, message)
 
     async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
+        """Bolt acks an event when its listener returns: the Home tab is built after that."""
         if event.get("tab", "home") != "home":
             return
         payload = {"team_id": body.get("team_id", ""), "user_id": event.get("user", "")}
+        self._spawn(self._publish_home(client, payload), "App Home")
+
+    async def _publish_home(self, client: AsyncWebClient, payload: dict[str, str]) -> None:
         cmd = await self.command(client, payload, text="list mine")
         intro = Message.of(
             Header(("Your OKRs",)),
@@ -265,21 +322,26 @@ class SlackAdapter:
         """Slack removed okrbot from a workspace: forget its token (OAuth); either way answer 200."""
         log.info("slack: uninstalled from %s", context.team_id or context.enterprise_id)
         if self.installations is not None:
-            await self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            forget = self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
+            self._spawn(forget, "uninstall")
 
     async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
         """Tokens revoked (the event carries user ids, never tokens): drop what they belonged to."""
         tokens = event.get("tokens") or {}
         users, bots = list(tokens.get("oauth") or []), list(tokens.get("bot") or [])
         log.info("slack: %d user and %d bot tokens revoked in %s", len(users), len(bots), context.team_id)
-        if self.installations is None:
-            return
+        if self.installations is not None:
+            forget = self._forget_tokens(context.enterprise_id, context.team_id, users, bool(bots))
+            self._spawn(forget, "tokens revoked")
+
+    async def _forget_tokens(self, enterprise_id: str | None, team_id: str | None, users: list[str], bot: bool) -> None:
+        assert self.installations is not None
         for user_id in users:
             await self.installations.async_delete_installation(
-                enterprise_id=context.enterprise_id, team_id=context.team_id, user_id=user_id
+                enterprise_id=enterprise_id, team_id=team_id, user_id=user_id
             )
-        if bots:
-            await self.installations.async_delete_bot(enterprise_id=context.enterprise_id, team_id=context.team_id)
+        if bot:
+            await self.installations.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
 
     async def _send_dm(self, client: AsyncWebClient, user_id: str, message: Message) -> None:
         try:

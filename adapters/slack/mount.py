@@ -26,7 +26,12 @@ SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "users:read
 
 
 def build_bolt(settings: SlackSettings, bot: Bot) -> AsyncApp:
-    """The Bolt app: signature checks with the signing secret, one bot token (single workspace)."""
+    """The Bolt app: signature checks with the signing secret, one bot token (single workspace).
+
+    ``process_before_response=True``: Bolt awaits the listener and answers as soon as it returns.
+    By default it runs the listener as a task and looks for the ack every 10 ms, so every answer
+    waited up to 10 ms for nothing; the listeners (adapters/slack/adapter.py) return right after
+    the ack and leave the rest to background tasks, so nothing slow is held before the answer."""
     assert settings.bot_token is not None
     token = settings.bot_token.get_secret_value()
     secret = settings.signing_secret.get_secret_value() if settings.signing_secret else ""
@@ -34,6 +39,7 @@ def build_bolt(settings: SlackSettings, bot: Bot) -> AsyncApp:
         name="okrbot",
         signing_secret=secret,  # empty (Socket Mode only): every HTTP request fails verification
         client=web_client(settings.api_url, token),
+        process_before_response=True,
         logger=logging.getLogger("okrbot.slack.bolt"),
     )
 
@@ -57,6 +63,7 @@ def build_oauth_bolt(settings: SlackSettings, store: InstallationStore) -> Async
         client=web_client(settings.api_url),  # oauth.v2.access and auth.test go to OKRBOT_SLACK_API_URL too
         oauth_settings=oauth,
         installation_store_bot_only=True,
+        process_before_response=True,  # as in build_bolt
         logger=logging.getLogger("okrbot.slack.bolt"),
     )
 
@@ -89,8 +96,9 @@ def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
     app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, _one_token(token))
     if slack.app_token is not None:
         _socket_mode(app, adapter, slack.app_token.get_secret_value())
-        if slack.signing_secret is None:
-            return "slack: on through Socket Mode (SLACK_APP_TOKEN); no HTTP route"
+    _finish_on_cleanup(app, adapter)  # after the socket closes: no new work, then the replies in flight
+    if slack.signing_secret is None:  # so SLACK_APP_TOKEN is set
+        return "slack: on through Socket Mode (SLACK_APP_TOKEN); no HTTP route"
 
     app.router.add_post("/slack/events", _events(adapter))
     mode = " and Socket Mode (SLACK_APP_TOKEN)" if slack.app_token is not None else ""
@@ -105,6 +113,7 @@ def _mount_oauth(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
     adapter = SlackAdapter(bot, build_oauth_bolt(slack, store), seen=SeenEvents(bot.db), installations=store)
     app[ADAPTER_KEY] = adapter
     app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, store.token_for)
+    _finish_on_cleanup(app, adapter)
     flow = adapter.app.oauth_flow
     assert flow is not None
 
@@ -148,6 +157,16 @@ def _one_token(token: str) -> TokenFor:
         return token
 
     return token_for
+
+
+def _finish_on_cleanup(app: web.Application, adapter: SlackAdapter) -> None:
+    """Replies already acknowledged get to finish before the database closes: aiohttp runs
+    on_cleanup after the requests in flight are answered, the surfaces' before server.py's own."""
+
+    async def finish(_app: web.Application) -> None:
+        await adapter.close()
+
+    app.on_cleanup.append(finish)
 
 
 def _socket_mode(app: web.Application, adapter: SlackAdapter, app_token: str) -> None:

@@ -2,7 +2,8 @@
 
 Point okrbot at it with ``OKRBOT_SLACK_API_URL`` (``fake.api_url``). It answers the methods
 okrbot uses, serves ``response_url``s and file upload URLs, and can be told to fail a method
-with a Slack error or with HTTP 429 + ``Retry-After``.
+with a Slack error or with HTTP 429 + ``Retry-After``, or to hold a method's answers back until
+the test lets them go (``hold``): the call is recorded when it arrives, answered when released.
 """
 
 from __future__ import annotations
@@ -45,6 +46,8 @@ class FakeSlack:
     oauth_codes: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: auth.test answers, by bot token (any other token is workspace T1's).
     bots: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: methods whose answers wait until their event is set (see ``hold``).
+    holds: dict[str, asyncio.Event] = field(default_factory=dict)
     server: TestServer | None = None
     _ids: itertools.count = field(default_factory=lambda: itertools.count(1))
 
@@ -75,6 +78,11 @@ class FakeSlack:
     def fail(self, method: str, error: str = "", *, status: int = 200, retry_after: int | None = None, times: int = 1):
         self.failures.setdefault(method, []).append(Failure(error, status, retry_after, times))
 
+    def hold(self, method: str) -> asyncio.Event:
+        """Answer ``method`` (or ``"response_url"``), recorded on arrival, only once the returned event
+        is set: a slow Slack. ``close`` sets every such event."""
+        return self.holds.setdefault(method, asyncio.Event())
+
     async def start(self) -> FakeSlack:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
@@ -85,6 +93,8 @@ class FakeSlack:
         return self
 
     async def close(self) -> None:
+        for gate in self.holds.values():  # a held answer must not keep the server from closing
+            gate.set()
         if self.server is not None:
             await self.server.close()
 
@@ -137,6 +147,8 @@ class FakeSlack:
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
         self.calls.append(Call(method, args, token))
+        if method in self.holds:
+            await self.holds[method].wait()
         queued = self.failures.get(method)
         if queued:
             failure = queued[0]
@@ -197,6 +209,8 @@ class FakeSlack:
 
     async def _respond(self, request: web.Request) -> web.Response:
         self.calls.append(Call("response_url", {"id": request.match_info["id"], **await request.json()}))
+        if "response_url" in self.holds:
+            await self.holds["response_url"].wait()
         return web.Response(text="ok")
 
     async def _upload(self, request: web.Request) -> web.Response:
