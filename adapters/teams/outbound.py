@@ -168,6 +168,7 @@ class TeamsOutbound:
         reference: ConversationReference = created["reference"]
         reference.user = ChannelAccount(id=member.id, name=member.name)
         reference.bot = team_reference.bot
+        reference.activity_id = None  # as References stores it: nothing that changes per message
         return {
             "reference": reference.serialize(),
             "teamId": None,

@@ -4,6 +4,14 @@ A row of ``conversation_ref`` per tenant (the workspace) and (kind, key): ``user
 Azure AD object id for their personal chat with okrbot, ``channel`` + the conversation id
 (a team channel or a group chat). ``data`` holds the SDK's serialized ConversationReference and
 the team id, so a member can later be found on that team's roster.
+
+What is stored is only what a later, proactive message needs, so that it stays the same from one
+turn to the next and a repeat turn writes nothing: no ``activityId`` (every message has a new one;
+a proactive send is a new message, not a reply), and for a channel or group chat neither the
+``;messageid=`` of the thread the message came in nor its sender (a post goes to the conversation,
+not to whoever spoke last). A reference this process has seen is not written again; one it has
+not is first compared with the stored row, so a restart or a second server costs a read, not a
+write.
 """
 
 from __future__ import annotations
@@ -37,17 +45,18 @@ class References:
         self.timezone = timezone
         self._seen: OrderedDict[tuple[str, str, str], str] = OrderedDict()  # what this process last wrote
 
-    async def remember(self, activity: Activity) -> None:
-        """File the activity's conversation under its tenant (nothing when it names no tenant)."""
-        raw = as_json(activity)
+    async def remember(self, activity: Activity, raw: dict[str, Any] | None = None) -> None:
+        """File the activity's conversation under its tenant (nothing when it names no tenant).
+
+        ``raw``: the activity as JSON (:func:`as_json`), if the caller has it already."""
+        raw = as_json(activity) if raw is None else raw
         tenant = tenant_id(raw)
         where = reference_key(raw)
         if not tenant or where is None:
             return
-        reference = TurnContext.get_conversation_reference(activity)
         team_id = ((raw.get("channelData") or {}).get("team") or {}).get("id")
         data = {
-            "reference": reference.serialize(),
+            "reference": stable_reference(activity, personal=where[0] == "user"),
             "teamId": team_id,
             "conversationType": (raw.get("conversation") or {}).get("conversationType"),
         }
@@ -56,9 +65,13 @@ class References:
         await self.save(tenant, where[0], where[1], data)
 
     async def save(self, tenant: str, kind: str, key: str, data: dict[str, Any]) -> None:
+        """Upsert the reference unless this process, or the stored row, already has it as is."""
         text = json.dumps(data, sort_keys=True, separators=(",", ":"))
         cache_key = (tenant, kind, key)
         if self._seen.get(cache_key) == text:
+            return
+        if await self._stored_text(tenant, kind, key) == text:
+            self._keep(cache_key, text)
             return
         async with self.db.write() as session:
             workspace = await ensure_workspace(
@@ -74,12 +87,19 @@ class References:
                     index_elements=["workspace_id", "kind", "key"], set_={"data": text, "updated_at": now}
                 )
             )
+        self._keep(cache_key, text)
+
+    def _keep(self, cache_key: tuple[str, str, str], text: str) -> None:
         self._seen[cache_key] = text
         self._seen.move_to_end(cache_key)
         while len(self._seen) > SEEN_MAX:
             self._seen.popitem(last=False)
 
     async def load(self, tenant: str, kind: str, key: str) -> dict[str, Any] | None:
+        text = await self._stored_text(tenant, kind, key)
+        return json.loads(text) if text is not None else None
+
+    async def _stored_text(self, tenant: str, kind: str, key: str) -> str | None:
         async with self.db.read() as session:
             workspace = await workspace_by_external(session, "teams", tenant)
             if workspace is None:
@@ -93,10 +113,10 @@ class References:
                     )
                 )
             ).first()
-        return json.loads(row.data) if row else None
+        return row.data if row else None
 
     async def team_channels(self, tenant: str) -> list[dict[str, Any]]:
-        """This tenant's stored team conversations, most recently seen first."""
+        """This tenant's stored team conversations, most recently stored (changed) first."""
         async with self.db.read() as session:
             workspace = await workspace_by_external(session, "teams", tenant)
             if workspace is None:
@@ -110,6 +130,23 @@ class References:
             ).all()
         out = [json.loads(row.data) for row in rows]
         return [data for data in out if data.get("teamId")]
+
+
+def stable_reference(activity: Activity, *, personal: bool) -> dict[str, Any]:
+    """The activity's serialized ConversationReference without what changes from message to message.
+
+    Proactive sends (adapters/teams/outbound.py) clear ``activity_id`` anyway, post to a channel
+    without the thread suffix, and address the conversation rather than a sender, so none of
+    this is lost; ``user`` stays in a personal chat's reference (it is the member okrbot talks to).
+    """
+    reference = TurnContext.get_conversation_reference(activity).serialize()  # new dicts: the activity is untouched
+    reference.pop("activityId", None)
+    if not personal:
+        reference.pop("user", None)
+        conversation = reference.get("conversation") or {}
+        if isinstance(conversation.get("id"), str):
+            conversation["id"] = conversation["id"].split(";", 1)[0]
+    return reference
 
 
 def reference_of(data: dict[str, Any]) -> ConversationReference:

@@ -274,8 +274,18 @@ def form_input(f: FormField) -> dict[str, Any]:
     return element
 
 
-def card(body: list[dict[str, Any]], entities: Entities, actions: list[dict[str, Any]] | None = None) -> dict[str, Any]:
-    used = [e for e in entities.items.values() if e["text"] in json.dumps(body, ensure_ascii=False)]
+def card(
+    body: list[dict[str, Any]],
+    entities: Entities,
+    actions: list[dict[str, Any]] | None = None,
+    *,
+    body_json: str | None = None,
+) -> dict[str, Any]:
+    """``body_json``: the body as JSON if the caller already has it (which mentions it holds)."""
+    used = []
+    if entities.items:
+        text = body_json if body_json is not None else json.dumps(body, ensure_ascii=False)
+        used = [e for e in entities.items.values() if e["text"] in text]
     out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION, "body": body}
     if actions:
         out["actions"] = actions
@@ -287,11 +297,44 @@ def size(element: Any) -> int:
     """Bytes an element adds to a card, image data not counted (Teams does not count it either)."""
     if isinstance(element, dict) and element.get("type") == "Image":
         return 200
-    return len(json.dumps(element, ensure_ascii=False, separators=(",", ":")).encode("utf-8"))
+    return len(compact(element).encode("utf-8"))
+
+
+def compact(element: Any) -> str:
+    return json.dumps(element, ensure_ascii=False, separators=(",", ":"))
 
 
 def to_cards(message: Message) -> list[dict[str, Any]]:
     """The Message as Adaptive Cards, each under the size limit; a form is always one card."""
+    cards = _one_card(message) or _cards(message)
+    if message.is_error:
+        for c in cards:
+            for element in c["body"]:
+                if element.get("type") == "TextBlock":
+                    element.setdefault("color", "attention")
+    return cards
+
+
+def _one_card(message: Message) -> list[dict[str, Any]] | None:
+    """Most answers: every block in one card, measured with one ``json.dumps`` of the whole body
+    instead of one per element. The cards are exactly those :func:`_cards` would make (a body
+    that fits as a whole fits element by element); None when it would split, or has a form or an
+    image (each of those gets a card of its own)."""
+    entities = Entities()
+    body: list[dict[str, Any]] = []
+    for block in message.blocks:
+        if isinstance(block, Form):
+            return None
+        body.extend(elements(block, entities))
+    if not body or any(element.get("type") == "Image" for element in body):
+        return None
+    text = compact(body)
+    if len(text.encode("utf-8")) > MAX_CARD_BYTES - 1_000:  # the budget of _cards
+        return None
+    return [card(body, entities, body_json=text)]
+
+
+def _cards(message: Message) -> list[dict[str, Any]]:
     entities = Entities()
     cards: list[dict[str, Any]] = []
     body: list[dict[str, Any]] = []
@@ -319,11 +362,6 @@ def to_cards(message: Message) -> list[dict[str, Any]]:
             if is_image:
                 flush()
     flush()
-    if message.is_error:
-        for c in cards:
-            for element in c["body"]:
-                if element.get("type") == "TextBlock":
-                    element.setdefault("color", "attention")
     return cards or [card([text_block("Done.")], entities)]
 
 
