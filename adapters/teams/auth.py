@@ -4,7 +4,8 @@ The stock ``CloudAdapter`` builds a new ``ConnectorClient`` (msrest configuratio
 session that is never closed) and a new user-token client on every turn; that is most of a
 turn's CPU. :class:`ReusingAuthentication` wraps the SDK's own authentication, public API only,
 and hands out one connector client per (app id, service URL, audience) and one user-token client
-per app id, closed when the server stops. Token validation is untouched: every inbound request
+per app id, closed when the server stops; the connector clients send over one aiohttp session
+(adapters/teams/transport.py) instead of ``requests`` in a thread. Token validation is untouched: every inbound request
 still goes through the SDK's ``authenticate_request``.
 """
 
@@ -15,6 +16,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 from botbuilder.integration.aiohttp import ConfigurationBotFrameworkAuthentication
 from botbuilder.schema import Activity
 from botframework.connector.aio import ConnectorClient
@@ -28,6 +30,7 @@ from botframework.connector.auth import (
 )
 
 from adapters.settings import TeamsSettings
+from adapters.teams.transport import aiohttp_pipeline
 
 log = logging.getLogger("okrbot.teams")
 MAX_CLIENTS = 64
@@ -68,12 +71,19 @@ def sdk_config(settings: TeamsSettings) -> SdkConfig:
 
 
 class _Clients:
-    """Connector clients by key, least recently used dropped (and closed) past MAX_CLIENTS."""
+    """Connector clients by key, least recently used dropped (and closed) past MAX_CLIENTS, and the
+    one aiohttp session they all send through (adapters/teams/transport.py)."""
 
     def __init__(self) -> None:
         self.clients: OrderedDict[tuple[str, str, str], ConnectorClient] = OrderedDict()
         self.created = 0
         self.dropped: list[ConnectorClient] = []
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession()
+        return self._session
 
     def get(self, key: tuple[str, str, str]) -> ConnectorClient | None:
         client = self.clients.get(key)
@@ -93,11 +103,13 @@ class _Clients:
             await _close(client)
         self.clients.clear()
         self.dropped.clear()
+        if self._session is not None:
+            await self._session.close()
 
 
 async def _close(client: ConnectorClient) -> None:
     try:
-        await client.close()
+        await client.__aexit__(None, None, None)  # msrest's SDKClientAsync closes as a context manager
     except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about a failure
         log.debug("closing a connector client failed", exc_info=True)
 
@@ -113,6 +125,7 @@ class ReusingConnectorFactory(ConnectorFactory):
         client = self._clients.get(key)
         if client is None:
             client = await self._inner.create(service_url, audience)
+            client.config.pipeline = aiohttp_pipeline(client.config, self._clients.session())
             self._clients.put(key, client)
         return client
 
