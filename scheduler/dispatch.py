@@ -99,6 +99,9 @@ class Dispatcher:
             Delivery.next_attempt_at <= now,
             col(Workspace.platform).in_(list(self.outbounds)),
         )
+        async with self.db.read() as session:  # an idle poll takes no write lock
+            if not await self._due_workspaces(session, due):
+                return []
         async with self.db.write() as session:
             spaces = await self._due_workspaces(session, due)
             if not spaces:

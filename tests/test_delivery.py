@@ -183,3 +183,25 @@ async def test_one_workspace_s_fan_out_does_not_hold_back_another(db: Database, 
     await dispatcher.run_once()
     await dispatcher.run_once()
     assert {to for _, to, _ in recorder.sent} >= {"V0", "V1", "V2"}  # in the first two batches, not after forty
+
+
+async def test_an_idle_round_takes_no_write_lock(tmp_path, clock) -> None:
+    """Four dispatchers poll every second: with nothing due they must not queue behind (or hold up)
+    the check-ins' writes. Another connection holds SQLite's write lock; the round still answers."""
+    import sqlite3
+
+    from store.migrate import upgrade_async
+
+    url = f"sqlite:///{tmp_path / 'okrbot.db'}"
+    await upgrade_async(url)
+    db = Database(url)
+    holder = sqlite3.connect(tmp_path / "okrbot.db", isolation_level=None)
+    try:
+        await say(Bot(db, clock=clock), "alice", "team list")
+        holder.execute("BEGIN IMMEDIATE")  # a writer in another process, mid-transaction
+        stats = await asyncio.wait_for(controlled(db, Recorder(), clock).run_once(), 5)  # not the 30 s busy wait
+        assert stats.claimed == 0
+    finally:
+        holder.rollback()
+        holder.close()
+        await db.dispose()
