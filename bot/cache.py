@@ -9,12 +9,17 @@ the revision lives in the database, not in any one process.
 
 Only read transactions use it: a write's transaction may see its own rows before they are
 committed, or rolled back.
+
+Bot keeps a second one for whole replies of the reads people repeat (``list``, ``show``: App
+Home runs ``list mine`` on every open), by person, day and arguments; before it runs such a
+command it reads only the revision and who asks (:func:`store.repo.peek_identity`), so a reply
+kept at the current revision is answered with one small statement and nothing else.
 """
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
 
 from store.models import Workspace
@@ -24,22 +29,37 @@ WORKSPACES = 256  # boards kept, the least recently used dropped first
 
 
 class ReadCache:
+    """Values kept per (workspace, name) under the revision they were built at; least recently
+    used dropped first past ``size``."""
+
     def __init__(self, size: int = WORKSPACES) -> None:
         self.size = size
-        self._entries: OrderedDict[tuple[int, str], tuple[int, Any]] = OrderedDict()
+        self._entries: OrderedDict[tuple[int, Hashable], tuple[int, Any]] = OrderedDict()
         self.hits = self.misses = 0
 
-    async def get(self, workspace: Workspace, name: str, build: Callable[[], Awaitable[T]]) -> T:
-        key = (workspace.id or 0, name)
+    async def get(self, workspace: Workspace, name: Hashable, build: Callable[[], Awaitable[T]]) -> T:
+        workspace_id = workspace.id or 0
+        entry = self.kept(workspace_id, workspace.revision, name)
+        if entry is not None:
+            return entry  # type: ignore[no-any-return]
+        value = await build()
+        self.keep(workspace_id, workspace.revision, name, value)
+        return value
+
+    def kept(self, workspace_id: int, revision: int, name: Hashable) -> Any | None:
+        """What was kept under ``name`` if it was built at this revision, else None."""
+        key = (workspace_id, name)
         entry = self._entries.get(key)
-        if entry is not None and entry[0] == workspace.revision:
+        if entry is not None and entry[0] == revision:
             self._entries.move_to_end(key)
             self.hits += 1
-            return entry[1]  # type: ignore[no-any-return]
+            return entry[1]
         self.misses += 1
-        value = await build()
-        self._entries[key] = (workspace.revision, value)
+        return None
+
+    def keep(self, workspace_id: int, revision: int, name: Hashable, value: Any) -> None:
+        key = (workspace_id, name)
+        self._entries[key] = (revision, value)
         self._entries.move_to_end(key)
         while len(self._entries) > self.size:
             self._entries.popitem(last=False)
-        return value

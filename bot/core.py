@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
@@ -15,18 +15,21 @@ import bot.commands  # noqa: F401  (registers every command)
 from bot.cache import ReadCache
 from bot.command import Command
 from bot.commands.data import import_csv
-from bot.context import Ctx
+from bot.context import Ctx, zone
 from bot.errors import UserError
 from bot.forms import FormErrors, submit_checkins
 from bot.grammar import parse
 from bot.messages import Message
 from store.db import WRITES, Database
 from store.models import Member, utcnow
-from store.repo import Repo, ensure_workspace, identity
+from store.repo import Repo, Seen, ensure_workspace, identity, peek_identity
 
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
+#: Reads whose whole reply is kept until the workspace's next write (bot/cache.py).
+KEPT_REPLIES = frozenset({"list", "show"})
+REPLIES = 256  # replies kept, over every workspace (each with its Slack and Teams drawings)
 #: Commands that may read much (every team, every check-in): their reads run as long reads.
 LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
@@ -49,6 +52,7 @@ class Bot:
         self.clock = clock
         self.timezone = timezone  # for workspaces created here
         self.reads = ReadCache()
+        self.replies = ReadCache(REPLIES)
 
     async def handle(self, command: Command) -> Message:
         """Run one command; whatever the input, the answer is a Message, never an exception."""
@@ -57,7 +61,15 @@ class Bot:
             spec = parsed.spec
             long = spec.words[0] in LONG_READS
             writes = spec.writes_with(parsed.values)
-            return await self._run(command, writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long)
+            keep = None
+            if not writes and spec.words[0] in KEPT_REPLIES:
+                keep = (spec.words, tuple(sorted(parsed.values.items())))
+                kept = await self._kept_reply(command, keep)
+                if kept is not None:
+                    return kept
+            return await self._run(
+                command, writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long, keep=keep
+            )
         except UserError as exc:
             return Message.error(exc.sentence)
         except Exception:
@@ -90,15 +102,41 @@ class Bot:
         except UserError as exc:
             return False, exc.sentence
 
+    async def _kept_reply(self, command: Command, keep: Hashable) -> Message | None:
+        """The reply kept for this person and these arguments, if the workspace has not been
+        written since: one small statement (:func:`peek_identity`), no transaction."""
+        ref = command.workspace
+        try:
+            seen = await peek_identity(self.db, ref.platform, ref.external_id, command.actor.external_id)
+        except Exception:  # noqa: BLE001 - the command's own transaction will say what is wrong
+            log.debug("identity peek failed", exc_info=True)
+            return None
+        if seen is None or seen.member_id is None or _stale(seen, command):
+            return None
+        today = self.clock().astimezone(zone(seen.timezone or seen.workspace_timezone)).date()
+        return self.replies.kept(seen.workspace_id, seen.revision, (seen.member_id, today, keep))  # type: ignore[no-any-return]
+
     async def _run(
-        self, command: Command, writes: bool, action: Callable[[Ctx], Awaitable[T]], *, long: bool = False
+        self,
+        command: Command,
+        writes: bool,
+        action: Callable[[Ctx], Awaitable[T]],
+        *,
+        long: bool = False,
+        keep: Hashable | None = None,
     ) -> T:
-        """Run ``action`` in one transaction, registering the workspace and person on first sight."""
+        """Run ``action`` in one transaction, registering the workspace and person on first sight.
+
+        ``keep``: a read's arguments; its reply is kept under them (:attr:`replies`)."""
         if not writes:
             async with self.db.read(long=long) as session:
                 ctx = await self._context(session, command)
                 if ctx is not None:
-                    return await action(ctx)
+                    result = await action(ctx)
+                    if keep is not None and isinstance(result, Message) and not result.is_error:
+                        key = (ctx.actor.id, ctx.today, keep)
+                        self.replies.keep(ctx.workspace.id, ctx.workspace.revision, key, result)  # type: ignore[arg-type]
+                    return result
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return await self._write(command, action)
@@ -149,7 +187,7 @@ class Bot:
         await repo.add(member)
 
 
-def _stale(member: Member, command: Command) -> bool:
+def _stale(member: Member | Seen, command: Command) -> bool:
     """Whether what the platform says of the person differs from what we stored."""
     actor = command.actor
     return bool(

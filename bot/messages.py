@@ -8,7 +8,7 @@ it for its platform so it can never mention, link or format), and :class:`Mentio
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,12 +147,19 @@ class File:
 Block: TypeAlias = Header | Text | Fields | Progress | Context | Divider | Actions | Form | Image | File
 
 
+#: Marks a field that is not part of what a block says (bot/outbox.py does not store it).
+TRANSIENT = "transient"
+
+
 @dataclass(frozen=True, slots=True)
 class Message:
     blocks: tuple[Block, ...]
     #: "private" replies concern only the person who asked (ephemeral on Slack).
     visibility: Literal["private", "channel"] = "private"
     is_error: bool = False
+    #: What each surface drew of this message, by surface name, drawn once: a reply the core kept
+    #: (bot/cache.py) is the same Message each time. Never compared, shown or stored.
+    drawn: dict[str, Any] = field(default_factory=dict, compare=False, repr=False, metadata={TRANSIENT: True})
 
     @classmethod
     def of(cls, *blocks: Block, visibility: Literal["private", "channel"] = "private") -> Message:

@@ -24,7 +24,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot import messages as m
-from bot.messages import Context, Header, Message, Text, spans
+from bot.messages import TRANSIENT, Context, Header, Message, Text, spans
 from bot.views import kr_line, mention
 from store.models import CheckIn, Cycle, Delivery, KeyResult, Member, Objective
 
@@ -62,7 +62,9 @@ def is_away(member: Member, today: dt.date) -> bool:
 
 def _encode(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value)}
+        fields = {
+            f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.metadata.get(TRANSIENT)
+        }
         return {"_": type(value).__name__, **fields}
     if isinstance(value, tuple | list):
         return [_encode(item) for item in value]

@@ -18,12 +18,12 @@ import contextlib
 import contextvars
 import functools
 import sqlite3
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
-from sqlalchemy import event
+from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError
@@ -98,6 +98,23 @@ class Database:
             self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._peek_file = _sqlite_file(self.url) if self.is_sqlite else None
+        self._peek_connection: sqlite3.Connection | None = None
+
+    async def peek(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        """The first row of one short read statement (``:name`` placeholders), outside any session.
+
+        For the question every command asks first (who, where, at which revision): no ORM, no
+        transaction of its own to begin and end. On SQLite it runs on a connection kept for it,
+        on the loop's thread, in autocommit, so it sees the last commit of any process (WAL
+        readers never wait for writers); on PostgreSQL on a pooled connection, as Core.
+        """
+        if self._peek_file is None:
+            async with self.engine.connect() as connection:
+                return (await connection.execute(text(sql), dict(params))).first()
+        if self._peek_connection is None:
+            self._peek_connection = _peek_connection(self._peek_file)
+        return self._peek_connection.execute(sql, params).fetchone()  # type: ignore[no-any-return]
 
     @contextlib.asynccontextmanager
     async def read(self, *, long: bool = False) -> AsyncIterator[AsyncSession]:
@@ -127,7 +144,25 @@ class Database:
             await session.commit()
 
     async def dispose(self) -> None:
+        if self._peek_connection is not None:
+            self._peek_connection.close()
+            self._peek_connection = None
         await self.engine.dispose()
+
+
+def _sqlite_file(url: str) -> str | None:
+    """The file of a SQLite URL; None for an in-memory or URI database (peeks then use the pool)."""
+    database = make_url(url).database
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return database
+
+
+def _peek_connection(path: str) -> sqlite3.Connection:
+    connection = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    connection.execute("PRAGMA query_only=ON")
+    connection.execute("PRAGMA busy_timeout=5000")
+    return connection
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 from sqlalchemy import and_, bindparam, case, insert, update
@@ -17,7 +18,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.db import WRITES
+from store.db import WRITES, Database
 from store.models import (
     Capability,
     CheckIn,
@@ -89,6 +90,35 @@ async def identity(
     params = {"platform": platform, "external_id": external_id, "member": member_id}
     row = (await session.exec(query, params=params)).first()
     return (row[0], row[1]) if row else (None, None)
+
+
+@dataclass(frozen=True)
+class Seen:
+    """Who asks, where, and the workspace's revision: what :func:`peek_identity` reads."""
+
+    workspace_id: int
+    revision: int
+    workspace_timezone: str
+    member_id: int | None  # None: not a member yet
+    display_name: str
+    timezone: str | None
+    is_admin: bool
+
+
+_PEEK_IDENTITY = (
+    "SELECT w.id, w.revision, w.timezone, m.id, m.display_name, m.timezone, m.is_admin"
+    " FROM workspace w LEFT JOIN member m ON m.workspace_id = w.id AND m.external_id = :member"
+    " WHERE w.platform = :platform AND w.external_id = :external_id"
+)
+
+
+async def peek_identity(db: Database, platform: str, external_id: str, member_id: str) -> Seen | None:
+    """The identity row read outside any session (:meth:`store.db.Database.peek`); None for a
+    workspace not seen yet."""
+    row = await db.peek(_PEEK_IDENTITY, {"platform": platform, "external_id": external_id, "member": member_id})
+    if row is None:
+        return None
+    return Seen(row[0], row[1], row[2], row[3], row[4] or "", row[5], bool(row[6]))
 
 
 async def ensure_workspace(

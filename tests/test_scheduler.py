@@ -10,7 +10,7 @@ from sqlmodel import select
 
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
-from bot.messages import Form, Message
+from bot.messages import Form, Header, Message, Text
 from bot.outbox import Envelope
 from scheduler.dispatch import Dispatcher
 from scheduler.service import SchedulerService
@@ -185,3 +185,17 @@ async def test_the_prompt_opens_every_key_result_in_one_click_on_slack(db: Datab
     blocks = [block for part in to_messages(message) for block in part["blocks"]]
     buttons = [b["accessory"]["action_id"] for b in blocks if "accessory" in b]
     assert f"{CHECKIN_ACTION}:all" in buttons  # one click: the modal with both key results
+
+
+def test_a_message_a_surface_has_drawn_is_stored_as_it_says_not_as_it_was_drawn() -> None:
+    """A kept reply carries its Slack and Teams drawings (Message.drawn); the outbox stores none."""
+    from adapters.slack.render import to_messages
+    from adapters.teams.render import to_activities
+
+    message = Message.of(Header(("Weekly check-in",)), Text(("How did KR-1 go?",)))
+    to_messages(message), to_activities(message)
+    assert set(message.drawn) == {"slack", "teams"}
+    stored = Envelope("direct", "U1", message).dumps()
+    assert "drawn" not in stored
+    again = Envelope.loads(stored).message
+    assert again == message and again.drawn == {}

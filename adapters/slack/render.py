@@ -249,7 +249,17 @@ def fallback(message: Message) -> str:
 
 
 def to_messages(message: Message) -> list[dict[str, Any]]:
-    """The message as one or more ``{"text", "blocks"}`` payloads for chat.postMessage / respond."""
+    """The message as one or more ``{"text", "blocks"}`` payloads for chat.postMessage / respond.
+
+    Drawn once per Message (a reply the core kept is the same Message again): callers must not
+    change what they get."""
+    drawn = message.drawn.get("slack")
+    if drawn is None:
+        drawn = message.drawn["slack"] = _draw(message)
+    return drawn  # type: ignore[no-any-return]
+
+
+def _draw(message: Message) -> list[dict[str, Any]]:
     parts = split(to_blocks(message))
     if not parts:
         return [{"text": fallback(message), "blocks": []}] if _has_text(message) else []

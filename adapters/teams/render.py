@@ -370,7 +370,17 @@ def form_submit(form: Form) -> dict[str, Any]:
 
 
 def to_activities(message: Message) -> list[dict[str, Any]]:
-    """Bot Framework message activities (JSON) carrying the Message's cards, in order."""
+    """Bot Framework message activities (JSON) carrying the Message's cards, in order.
+
+    Drawn once per Message (a reply the core kept is the same Message again): callers must not
+    change what they get."""
+    drawn = message.drawn.get("teams")
+    if drawn is None:
+        drawn = message.drawn["teams"] = _draw(message)
+    return drawn  # type: ignore[no-any-return]
+
+
+def _draw(message: Message) -> list[dict[str, Any]]:
     summary = to_text(message).strip().replace("\n", " ")[:SUMMARY_MAX]
     return [
         {
