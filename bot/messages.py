@@ -7,6 +7,7 @@ it for its platform so it can never mention, link or format), and :class:`Mentio
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
 
@@ -168,6 +169,12 @@ class Message:
     @classmethod
     def error(cls, sentence: str) -> Message:
         return cls(blocks=(Text((sentence,)),), is_error=True)
+
+    def drawn_by(self, surface: str, draw: Callable[[Message], Any]) -> Any:
+        """What ``draw`` makes of this message for ``surface``: drawn the first time, kept after."""
+        if surface not in self.drawn:
+            self.drawn[surface] = draw(self)
+        return self.drawn[surface]
 
     @property
     def text(self) -> str:

@@ -253,10 +253,7 @@ def to_messages(message: Message) -> list[dict[str, Any]]:
 
     Drawn once per Message (a reply the core kept is the same Message again): callers must not
     change what they get."""
-    drawn = message.drawn.get("slack")
-    if drawn is None:
-        drawn = message.drawn["slack"] = _draw(message)
-    return drawn  # type: ignore[no-any-return]
+    return message.drawn_by("slack", _draw)  # type: ignore[no-any-return]
 
 
 def _draw(message: Message) -> list[dict[str, Any]]:

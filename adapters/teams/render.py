@@ -374,10 +374,7 @@ def to_activities(message: Message) -> list[dict[str, Any]]:
 
     Drawn once per Message (a reply the core kept is the same Message again): callers must not
     change what they get."""
-    drawn = message.drawn.get("teams")
-    if drawn is None:
-        drawn = message.drawn["teams"] = _draw(message)
-    return drawn  # type: ignore[no-any-return]
+    return message.drawn_by("teams", _draw)  # type: ignore[no-any-return]
 
 
 def _draw(message: Message) -> list[dict[str, Any]]:
