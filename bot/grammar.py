@@ -8,6 +8,7 @@ Anything the parser refuses raises :class:`UsageError` with the problem and the 
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import math
 import re
 from collections.abc import Awaitable, Callable, Mapping
@@ -357,7 +358,20 @@ class Parsed:
 
 
 def parse(text: str) -> Parsed:
-    """The command ``text`` names, with its typed values; anything else is a :class:`UserError`."""
+    """The command ``text`` names, with its typed values; anything else is a :class:`UserError`.
+
+    Parsing is a function of the text alone, so the short texts people repeat (``list mine``,
+    ``checkin``) are parsed once; the values are never changed by anyone (handlers take copies).
+    """
+    if len(text) > _KEPT_TEXT:
+        return _parse(text)
+    return _parse_kept(text)
+
+
+_KEPT_TEXT = 60  # characters: commands without titles or notes
+
+
+def _parse(text: str) -> Parsed:
     _check_storable(text)
     lexer = Lexer(text)
     spec = _match(lexer)
@@ -365,6 +379,9 @@ def parse(text: str) -> Parsed:
         return Parsed(spec, _arguments(spec, lexer))
     except UnclosedQuote as exc:
         raise UsageError(exc.sentence, spec.usage) from None
+
+
+_parse_kept = functools.lru_cache(maxsize=1024)(_parse)
 
 
 def _check_storable(text: str) -> None:

@@ -391,3 +391,13 @@ def test_a_wrong_word_holding_line_breaks_is_quoted_on_one_line():
 async def test_help_for_an_unknown_topic_is_one_line(chat):
     reply = await chat("alice", "help 0\nnope\n.5")
     assert reply.is_error and "\n" not in reply.text.strip() and '"0 nope .5"' in reply.text
+
+
+def test_a_short_text_people_repeat_is_parsed_once_and_a_bad_one_every_time() -> None:
+    assert parse("list mine") is parse("list mine")
+    assert parse("checkin KR-1 40 7").values == parse("checkin KR-1 40 7").values
+    note = "checkin KR-1 40 7 " + "a long note about the week " * 4
+    assert parse(note) is not parse(note)  # titles and notes are not kept
+    for _ in range(2):
+        with pytest.raises(UserError):
+            parse("list nobody")
