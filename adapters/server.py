@@ -8,6 +8,7 @@ import logging
 import os
 
 from aiohttp import web
+from aiohttp.log import access_logger
 from sqlalchemy import text
 
 from adapters.metrics import install as install_metrics
@@ -139,7 +140,14 @@ def serve(settings: Settings, *, host: str | None = None, port: int | None = Non
     app = build_app(settings)
     for line in app[SURFACES_KEY]:
         log.info("%s", line)
-    web.run_app(app, host=host, port=port, shutdown_timeout=SHUTDOWN_TIMEOUT, print=lambda _: _ready(app, host, port))
+    web.run_app(
+        app,
+        host=host,
+        port=port,
+        shutdown_timeout=SHUTDOWN_TIMEOUT,
+        access_log=access_logger if settings.access_log else None,
+        print=lambda _: _ready(app, host, port),
+    )
     return 0
 
 

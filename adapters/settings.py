@@ -41,5 +41,9 @@ class Settings(BaseSettings):
     port: int = Field(default=3978, validation_alias=AliasChoices("OKRBOT_PORT", "PORT"))
     timezone: str = Field(default="UTC", validation_alias="OKRBOT_TIMEZONE")
     log_level: str = Field(default="INFO", validation_alias="OKRBOT_LOG_LEVEL")
+    #: A log line per HTTP request. Off by default: /metrics counts and times every request, and
+    #: a platform's router (Heroku, an ingress) logs requests already; a line each cost a tenth
+    #: of a kept reply's CPU (bench/slack.py).
+    access_log: bool = Field(default=False, validation_alias="OKRBOT_ACCESS_LOG")
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)

@@ -17,12 +17,14 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+import asyncpg
 from sqlalchemy import event, text
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
@@ -36,6 +38,8 @@ _IMMEDIATE = "okrbot_immediate"
 WRITES = "okrbot_writes"
 #: True while statements must run on the connection's thread (a long read): see Database.read.
 _ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
+_PLACEHOLDER = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+PEEK_POOL = 4  # PostgreSQL connections for peeks, beside the engine's pool
 _RIGHT_FORM = "use sqlite:///path/to/okrbot.db or postgresql://user:password@host/database"
 
 
@@ -100,21 +104,37 @@ class Database:
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
         self._peek_file = _sqlite_file(self.url) if self.is_sqlite else None
         self._peek_connection: sqlite3.Connection | None = None
+        self._peek_pool: asyncio.Future[asyncpg.Pool] | None = None
 
     async def peek(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row of one short read statement (``:name`` placeholders), outside any session.
 
         For the question every command asks first (who, where, at which revision): no ORM, no
-        transaction of its own to begin and end. On SQLite it runs on a connection kept for it,
-        on the loop's thread, in autocommit, so it sees the last commit of any process (WAL
-        readers never wait for writers); on PostgreSQL on a pooled connection, as Core.
+        transaction to begin and end, no pool ping. On SQLite it runs on a connection kept for
+        it, on the loop's thread, in autocommit, so it sees the last commit of any process (WAL
+        readers never wait for writers); on PostgreSQL on a small asyncpg pool of its own, as a
+        prepared statement. A failure raises: the caller goes the long way, which says what is wrong.
         """
-        if self._peek_file is None:
-            async with self.engine.connect() as connection:
-                return (await connection.execute(text(sql), dict(params))).first()
-        if self._peek_connection is None:
-            self._peek_connection = _peek_connection(self._peek_file)
-        return self._peek_connection.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+        if self.is_sqlite and self._peek_file is not None:
+            if self._peek_connection is None:
+                self._peek_connection = _peek_connection(self._peek_file)
+            return self._peek_connection.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+        if not self.is_sqlite:
+            numbered, names = _numbered(sql)
+            pool = await self._pool()
+            return await pool.fetchrow(numbered, *(params[name] for name in names))  # type: ignore[no-any-return]
+        async with self.engine.connect() as connection:  # an in-memory SQLite database
+            return (await connection.execute(text(sql), dict(params))).first()
+
+    async def _pool(self) -> asyncpg.Pool:
+        if self._peek_pool is None:
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            self._peek_pool = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=PEEK_POOL))
+        try:
+            return await asyncio.shield(self._peek_pool)
+        except Exception:
+            self._peek_pool = None  # the server is away: try again next time
+            raise
 
     @contextlib.asynccontextmanager
     async def read(self, *, long: bool = False) -> AsyncIterator[AsyncSession]:
@@ -147,7 +167,24 @@ class Database:
         if self._peek_connection is not None:
             self._peek_connection.close()
             self._peek_connection = None
+        if self._peek_pool is not None:
+            pool, self._peek_pool = self._peek_pool, None
+            with contextlib.suppress(Exception):  # a pool that never connected has nothing to close
+                await (await pool).close()
         await self.engine.dispose()
+
+
+@functools.lru_cache(maxsize=64)
+def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
+    """``:name`` placeholders as asyncpg's ``$1``, ``$2``…, and the names in that order."""
+    names: list[str] = []
+
+    def number(match: re.Match[str]) -> str:
+        if match.group(1) not in names:
+            names.append(match.group(1))
+        return f"${names.index(match.group(1)) + 1}"
+
+    return _PLACEHOLDER.sub(number, sql), tuple(names)
 
 
 def _sqlite_file(url: str) -> str | None:

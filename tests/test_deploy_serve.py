@@ -131,6 +131,21 @@ def test_json_logs_are_one_object_a_line_and_never_hold_a_secret(tmp_path):
         assert secret not in err
 
 
+def test_a_line_per_request_only_when_asked(tmp_path):
+    """OKRBOT_ACCESS_LOG: off by default (/metrics counts every request), a line each when true."""
+    lines = {}
+    for setting in ("", "true"):
+        served = Served(tmp_path, env={"OKRBOT_ACCESS_LOG": setting} if setting else {})
+        try:
+            served.wait_healthy()
+            urllib.request.urlopen(f"{served.url}/metrics", timeout=5).read()
+        finally:
+            code, _out, err = served.stop()
+        assert code == 0
+        lines[setting] = [line for line in err.splitlines() if '"GET /metrics HTTP/1.1" 200' in line]
+    assert lines[""] == [] and len(lines["true"]) == 1
+
+
 SLOW_SERVE = """
 import asyncio, sys
 from aiohttp import web

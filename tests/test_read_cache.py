@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 
+import pytest
 from conftest import Chat, Clock, command
 from sqlalchemy import event
 
@@ -136,3 +137,28 @@ async def test_opening_the_check_in_form_is_a_read(db: Database, chat: Chat) -> 
     with statements(db) as seen:
         await ok(chat, "alice", "list mine")
     assert all(PEEK in sql for sql in seen)  # the kept reply: nothing but the revision read
+
+
+async def test_reads_answer_after_the_database_cut_every_connection(db: Database, db_url: str, chat: Chat) -> None:
+    """PostgreSQL: the peeks' own pool and the engine's lose their connections (a failover, a
+    restart); the next read goes the long way and is right, and the one after it peeks again."""
+    if db.is_sqlite:
+        pytest.skip("SQLite has no server connection to lose")
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    await seed(chat)
+    assert "0 / 100" in await ok(chat, "alice", "list mine")
+    url = make_url(db_url)
+    admin = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        cut = await admin.fetch(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            url.database,
+        )
+    finally:
+        await admin.close()
+    assert cut  # the peek pool's connection, at least
+    assert "0 / 100" in await ok(chat, "alice", "list mine")
+    await ok(chat, "alice", "checkin KR-1 30 6")
+    assert "30 / 100" in await ok(chat, "alice", "list mine")
