@@ -5,10 +5,11 @@ writer takes the lock before it reads, and wait on ``busy_timeout`` instead of f
 "database is locked" halfway through; inside one process writers also queue on an asyncio
 lock, so they never spin on SQLite's busy handler at all.
 
-On SQLite the short statements of a command run on the event loop's own thread: the only
-statement that can wait (``BEGIN IMMEDIATE``, for another process's write lock), the commit of a
-write (a checkpoint may sync the disk) and every statement of a :meth:`Database.read` opened
-with ``long=True`` (digests, exports) run on the connection's thread instead.
+On SQLite every statement of a command runs on the event loop's own thread, with three
+exceptions that go to the connection's thread: ``BEGIN IMMEDIATE`` when another process holds the
+write lock (it waits for it), the checkpoint that :meth:`Database.write` runs every
+``CHECKPOINT_EVERY`` commits (it syncs the disk; commits themselves never checkpoint), and every
+statement of a :meth:`Database.read` opened with ``long=True`` (digests, exports).
 """
 
 from __future__ import annotations
@@ -39,6 +40,8 @@ WRITES = "okrbot_writes"
 #: True while statements must run on the connection's thread (a long read): see Database.read.
 _ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
 _PLACEHOLDER = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
+BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write
+CHECKPOINT_EVERY = 200  # SQLite commits between checkpoints (a check-in writes a few pages; SQLite's own: 1,000)
 PEEK_POOL = 4  # PostgreSQL connections for peeks, beside the engine's pool
 _RIGHT_FORM = "use sqlite:///path/to/okrbot.db or postgresql://user:password@host/database"
 
@@ -95,13 +98,18 @@ class Database:
         if self.is_sqlite:
             prepare_sqlite_file(self.url)
             self.engine: AsyncEngine = create_async_engine(
-                self.url, echo=echo, async_creator=_sqlite_creator(self.url, timeout=30), pool_size=8, max_overflow=8
+                self.url,
+                echo=echo,
+                async_creator=_sqlite_creator(self.url, timeout=BUSY_TIMEOUT_MS / 1000),
+                pool_size=8,
+                max_overflow=8,
             )
             _configure_sqlite(self.engine)
         else:
             self.engine = create_async_engine(self.url, echo=echo, pool_size=10, max_overflow=10, pool_pre_ping=True)
         self._sessions = async_sessionmaker(self.engine, class_=AsyncSession, expire_on_commit=False)
         self._write_lock = asyncio.Lock() if self.is_sqlite else None
+        self._commits = 0
         self._peek_file = _sqlite_file(self.url) if self.is_sqlite else None
         self._peek_connection: sqlite3.Connection | None = None
         self._peek_pool: asyncio.Future[asyncpg.Pool] | None = None
@@ -162,6 +170,20 @@ class Database:
                 await session.rollback()
                 raise
             await session.commit()
+        if self.is_sqlite:
+            self._commits += 1
+            if self._commits % CHECKPOINT_EVERY == 0:
+                await self.checkpoint()
+
+    async def checkpoint(self) -> None:
+        """SQLite: copy the write-ahead log back into the database file, on the connection's
+        thread (it syncs the disk). PASSIVE: readers and writers go on meanwhile."""
+        token = _ON_THREAD.set(True)
+        try:
+            async with self.engine.connect() as connection:
+                await connection.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+        finally:
+            _ON_THREAD.reset(token)
 
     async def dispose(self) -> None:
         if self._peek_connection is not None:
@@ -212,8 +234,9 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA wal_autocheckpoint=0")  # Database.write checkpoints, off the loop
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
@@ -229,10 +252,10 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
 # GIL to that thread and back and waits a turn of the event loop: half of what a check-in or a
 # `list mine` costs (bench/sequential.py: 2.6 → 1.5 ms and 4.8 → 2.7 ms without the trips),
 # while the statements themselves take tens of microseconds. So these cursors execute, fetch
-# every row and close in one call, made right here for a short statement, and on the
-# connection's thread (one trip) for one that may wait or scan: ``BEGIN IMMEDIATE``, a write's
-# COMMIT, and every statement of a long read (``_ON_THREAD``). What SQLAlchemy reads afterwards
-# (description, rowcount, lastrowid, the rows) is kept from that call.
+# every row and close in one call, made right here, and on the connection's thread (one trip)
+# only for what may wait or scan: ``BEGIN IMMEDIATE`` while another process writes, and every
+# statement of a long read (``_ON_THREAD``). What SQLAlchemy reads afterwards (description,
+# rowcount, lastrowid, the rows) is kept from that call.
 
 
 def _run_statement(
@@ -277,9 +300,12 @@ class _OneTripCursor:
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> _OneTripCursor:
         connection = self._connection
-        immediate = sql == "BEGIN IMMEDIATE"
-        connection.writing = connection.writing or immediate
-        if immediate or _ON_THREAD.get():
+        result = None
+        if sql == "BEGIN IMMEDIATE":
+            result = _begin_at_once(connection._conn, sql)  # None: another process is writing
+            if result is None:
+                result = await connection._execute(_run_statement, connection._conn, sql, parameters, many)
+        elif _ON_THREAD.get():
             result = await connection._execute(_run_statement, connection._conn, sql, parameters, many)
         else:
             result = _run_statement(connection._conn, sql, parameters, many)
@@ -302,22 +328,36 @@ class _OneTripCursor:
         self._rows = []
 
 
-class _OneTripConnection(aiosqlite.Connection):
-    #: In a transaction begun with BEGIN IMMEDIATE, whose commit goes to the thread.
-    writing = False
+def _begin_at_once(connection: sqlite3.Connection, sql: str) -> tuple[Any, int, int | None, list[Any]] | None:
+    """``BEGIN IMMEDIATE`` here and now if no other process holds the write lock, else None.
 
+    Inside one process writers already queue on Database's lock, so the write lock is nearly
+    always free: taken without waiting, on the loop's thread. Only when another process (a
+    second server, ``okrbot import``) is writing does the caller wait for it on the thread."""
+    connection.execute("PRAGMA busy_timeout=0")
+    try:
+        return _run_statement(connection, sql, None, False)
+    except sqlite3.OperationalError as exc:
+        if "locked" in str(exc) or "busy" in str(exc):
+            return None
+        raise
+    finally:
+        connection.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+
+
+class _OneTripConnection(aiosqlite.Connection):
     def cursor(self) -> _OneTripCursor:  # type: ignore[override]
         return _OneTripCursor(self)
 
     async def commit(self) -> None:
-        if self.writing or _ON_THREAD.get():
-            self.writing = False
+        # No commit checkpoints (wal_autocheckpoint=0, Database.write checkpoints on the thread),
+        # and synchronous=NORMAL does not sync the WAL: a commit is a few writes to the page cache.
+        if _ON_THREAD.get():
             await self._execute(self._conn.commit)
         else:
             self._conn.commit()
 
     async def rollback(self) -> None:
-        self.writing = False
         self._conn.rollback()
 
 

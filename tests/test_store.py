@@ -21,7 +21,7 @@ from sqlmodel import col, select
 
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
-from store.db import Database, async_url, redacted
+from store.db import CHECKPOINT_EVERY, Database, async_url, redacted
 from store.migrate import head_revision, upgrade_async
 from store.models import CheckIn, KeyResult, Objective, Workspace, metadata
 from store.repo import Repo, workspace_by_external
@@ -227,6 +227,42 @@ async def test_short_statements_run_on_the_loop_s_thread_and_long_reads_do_not(t
     loop_thread = threading.current_thread().name
     assert threads[0] == loop_thread  # the short read, on the loop's thread
     assert threads[-1] != loop_thread  # the long one, on the connection's own thread
+
+
+async def test_a_write_nobody_else_holds_the_lock_for_runs_wholly_on_the_loop_s_thread(tmp_path: Path) -> None:
+    """BEGIN IMMEDIATE goes to the thread only when another process is writing (the test above),
+    and a commit never checkpoints (Database.write does, on the thread): nothing to wait for."""
+    _path, db, bot = await _seeded_sqlite(tmp_path)
+    threads: list[tuple[str, str]] = []
+    try:
+        async with db.write() as session:
+            driver = (await (await session.connection()).get_raw_connection()).driver_connection
+            driver._conn.set_trace_callback(lambda sql: threads.append((threading.current_thread().name, sql)))
+        await ok(bot, "alice", "checkin KR-1 40 7")  # on a pooled connection, maybe the traced one
+        driver._conn.set_trace_callback(None)
+    finally:
+        await db.dispose()
+    assert threads and {name for name, _sql in threads} == {threading.current_thread().name}
+
+
+def file_size(path: Path) -> int:
+    return path.stat().st_size
+
+
+async def test_the_write_ahead_log_is_checkpointed_as_writes_go_on(tmp_path: Path) -> None:
+    """Commits do not checkpoint (wal_autocheckpoint=0): Database.write does every
+    CHECKPOINT_EVERY commits, so the log does not grow with every check-in ever made."""
+    path, db, bot = await _seeded_sqlite(tmp_path)
+    wal = Path(path + "-wal")
+    try:
+        sizes = []
+        for n in range(3 * CHECKPOINT_EVERY):
+            await ok(bot, "alice", f"checkin KR-1 {n} 7")
+            if n % CHECKPOINT_EVERY == CHECKPOINT_EVERY - 1:
+                sizes.append(file_size(wal))
+    finally:
+        await db.dispose()
+    assert sizes[0] > 0 and sizes[-1] <= sizes[0] * 1.5  # reused from its start, not grown threefold
 
 
 async def test_database_creates_the_sqlite_file_s_directory(tmp_path: Path) -> None:
