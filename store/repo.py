@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from sqlalchemy import and_, bindparam, case, insert, update
+from sqlalchemy import and_, bindparam, case, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -72,6 +72,17 @@ _MOVE_KEY_RESULT = (
     .where(KeyResult.__table__.c.id == bindparam("kr_id"))  # type: ignore[attr-defined]
     .values(current=bindparam("current"), confidence=bindparam("new_confidence"), updated_at=bindparam("at"))
 )
+#: PostgreSQL's check-in in one statement (data-modifying CTEs): the history row, the key
+#: result moved, the workspace's revision raised.
+_CHECKIN_MOVE_TOUCH = text(
+    "WITH added AS (INSERT INTO check_in"
+    " (workspace_id, key_result_id, member_id, value, confidence, note, created_at, source)"
+    " VALUES (:workspace_id, :key_result_id, :member_id, :value, :confidence, :note, :created_at, :source)),"
+    " moved AS (UPDATE key_result SET current = :value, confidence = :confidence, updated_at = :created_at"
+    " WHERE id = :key_result_id AND workspace_id = :workspace_id)"
+    " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id"
+)
+_TOUCHED = "okrbot_revision_raised"  # in session.info: this transaction raised the revision
 _TOUCH = (
     update(Workspace.__table__)  # type: ignore[attr-defined]
     .where(Workspace.__table__.c.id == bindparam("workspace_id"))  # type: ignore[attr-defined]
@@ -158,6 +169,8 @@ class Repo:
 
     async def touch(self) -> None:
         """Raise the workspace's revision: what was read before this write is out of date."""
+        if self.session.info.pop(_TOUCHED, False):
+            return  # raised already, in this transaction, by the statement that wrote
         await self.session.exec(_TOUCH, params={"workspace_id": self.workspace_id})
 
     async def next_number(self, what: Literal["objective", "kr"]) -> int:
@@ -296,7 +309,8 @@ class Repo:
         at: dt.datetime,
         source: str,
     ) -> None:
-        """Append a check-in to ``kr``'s history and move ``kr``: two plain statements.
+        """Append a check-in to ``kr``'s history and move ``kr``: two plain statements (one on
+        PostgreSQL, which raises the revision in it too).
 
         The check-in path is the hot write path, so it skips the ORM's unit of work (a flush
         costs more than both statements); ``kr`` is updated in memory as if it had been
@@ -313,10 +327,17 @@ class Repo:
             "created_at": at,
             "source": source,
         }
-        await self.session.exec(_INSERT_CHECKIN, params=checkin)
-        await self.session.exec(
-            _MOVE_KEY_RESULT, params={"kr_id": kr.id, "current": value, "new_confidence": confidence, "at": at}
-        )
+        connection = await self.session.connection()
+        if connection.dialect.name == "postgresql":
+            # One round trip instead of three, all of them while the workspace row is locked:
+            # the insert, the move and the revision raised (so touch() has nothing left to do).
+            await connection.execute(_CHECKIN_MOVE_TOUCH, checkin)
+            self.session.info[_TOUCHED] = True
+        else:
+            await self.session.exec(_INSERT_CHECKIN, params=checkin)
+            await self.session.exec(
+                _MOVE_KEY_RESULT, params={"kr_id": kr.id, "current": value, "new_confidence": confidence, "at": at}
+            )
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
 

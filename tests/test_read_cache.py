@@ -162,3 +162,26 @@ async def test_reads_answer_after_the_database_cut_every_connection(db: Database
     assert "0 / 100" in await ok(chat, "alice", "list mine")
     await ok(chat, "alice", "checkin KR-1 30 6")
     assert "30 / 100" in await ok(chat, "alice", "list mine")
+
+
+async def test_a_check_in_raises_the_revision_once_and_lands_whole(db: Database, chat: Chat) -> None:
+    """On PostgreSQL the check-in, the key result's move and the revision are one statement
+    (store.repo._CHECKIN_MOVE_TOUCH); elsewhere three. Either way: all of it, revision + 1."""
+    from sqlmodel import select
+
+    from store.models import CheckIn, KeyResult, Workspace
+
+    await seed(chat)
+
+    async def state() -> tuple[int, int, float]:
+        async with db.read() as session:
+            revision = (await session.exec(select(Workspace.revision))).one()
+            history = len((await session.exec(select(CheckIn))).all())
+            current = (await session.exec(select(KeyResult.current))).one()
+        return revision, history, current
+
+    revision, history, _ = await state()
+    await ok(chat, "alice", "checkin KR-1 62 8 a good week")
+    assert await state() == (revision + 1, history + 1, 62)
+    refused = await chat("alice", "checkin KR-1 70 11")  # confidence out of range: nothing written
+    assert refused.is_error and await state() == (revision + 1, history + 1, 62)
