@@ -77,6 +77,7 @@ def build_app(settings: Settings) -> web.Application:
     app[SCHEDULER_KEY] = service = scheduler_service(settings, db, outbounds(settings, db, app))
 
     async def start_scheduler(_app: web.Application) -> None:
+        await db.warm()
         await service.start()
 
     async def close(_app: web.Application) -> None:

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 import contextvars
 import functools
+import logging
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
@@ -39,6 +40,7 @@ _IMMEDIATE = "okrbot_immediate"
 WRITES = "okrbot_writes"
 #: True while statements must run on the connection's thread (a long read): see Database.read.
 _ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
+log = logging.getLogger(__name__)
 _PLACEHOLDER = re.compile(r"(?<!:):([A-Za-z_][A-Za-z0-9_]*)")
 BUSY_TIMEOUT_MS = 30_000  # how long a SQLite writer waits for another process's write
 CHECKPOINT_EVERY = 200  # SQLite commits between checkpoints (a check-in writes a few pages; SQLite's own: 1,000)
@@ -137,12 +139,23 @@ class Database:
     async def _pool(self) -> asyncpg.Pool:
         if self._peek_pool is None:
             dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
-            self._peek_pool = asyncio.ensure_future(asyncpg.create_pool(dsn, min_size=1, max_size=PEEK_POOL))
+            self._peek_pool = asyncio.ensure_future(
+                asyncpg.create_pool(dsn, min_size=PEEK_POOL, max_size=PEEK_POOL, reset=_peeks_change_nothing)
+            )
         try:
             return await asyncio.shield(self._peek_pool)
         except Exception:
             self._peek_pool = None  # the server is away: try again next time
             raise
+
+    async def warm(self) -> None:
+        """Open now what the first requests would otherwise wait for: PostgreSQL's peek pool.
+        Never raises: peeks that cannot run make commands go the long way."""
+        if not self.is_sqlite:
+            try:
+                await self._pool()
+            except Exception as exc:  # noqa: BLE001 - the server may come up later
+                log.warning("the peek pool could not connect yet (%s)", exc.__class__.__name__)
 
     @contextlib.asynccontextmanager
     async def read(self, *, long: bool = False) -> AsyncIterator[AsyncSession]:
@@ -194,6 +207,11 @@ class Database:
             with contextlib.suppress(Exception):  # a pool that never connected has nothing to close
                 await (await pool).close()
         await self.engine.dispose()
+
+
+async def _peeks_change_nothing(_connection: asyncpg.Connection) -> None:
+    """asyncpg resets a pooled connection on release with a round trip of its own (RESET ALL,
+    UNLISTEN *, …); a peek sets, listens to and locks nothing, so there is nothing to reset."""
 
 
 @functools.lru_cache(maxsize=64)
