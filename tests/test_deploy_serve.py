@@ -110,6 +110,18 @@ def test_webchat_is_off_with_platform_credentials_unless_asked(tmp_path):
     assert "webchat: on at GET / (OKRBOT_WEBCHAT=on)" in err
 
 
+def metrics_once(tmp_path, *args: str, env: dict[str, str]) -> tuple[int, str, str]:
+    """Start okrbot serve, ask for /metrics once, stop it: exit code, standard output and error."""
+    served = Served(tmp_path, *args, env=env)
+    try:
+        served.wait_healthy()
+        urllib.request.urlopen(f"{served.url}/metrics", timeout=5).read()
+    except BaseException:
+        served.stop()
+        raise
+    return served.stop()
+
+
 def test_json_logs_are_one_object_a_line_and_never_hold_a_secret(tmp_path):
     secrets = {
         "SLACK_BOT_TOKEN": "xoxb-very-secret-bot-token",
@@ -117,12 +129,7 @@ def test_json_logs_are_one_object_a_line_and_never_hold_a_secret(tmp_path):
         "MICROSOFT_APP_PASSWORD": "very-secret-app-password",
         "OKRBOT_SLACK_API_URL": "http://127.0.0.1:9/",
     }
-    served = Served(tmp_path, "--log-format", "json", env={**secrets, "OKRBOT_LOG_LEVEL": "DEBUG"})
-    try:
-        served.wait_healthy()
-        urllib.request.urlopen(f"{served.url}/metrics", timeout=5).read()
-    finally:
-        code, _out, err = served.stop()
+    code, _out, err = metrics_once(tmp_path, "--log-format", "json", env={**secrets, "OKRBOT_LOG_LEVEL": "DEBUG"})
     assert code == 0
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert lines and all({"time", "level", "logger", "message"} <= line.keys() for line in lines)
@@ -135,12 +142,7 @@ def test_a_line_per_request_only_when_asked(tmp_path):
     """OKRBOT_ACCESS_LOG: off by default (/metrics counts every request), a line each when true."""
     lines = {}
     for setting in ("", "true"):
-        served = Served(tmp_path, env={"OKRBOT_ACCESS_LOG": setting} if setting else {})
-        try:
-            served.wait_healthy()
-            urllib.request.urlopen(f"{served.url}/metrics", timeout=5).read()
-        finally:
-            code, _out, err = served.stop()
+        code, _out, err = metrics_once(tmp_path, env={"OKRBOT_ACCESS_LOG": setting} if setting else {})
         assert code == 0
         lines[setting] = [line for line in err.splitlines() if '"GET /metrics HTTP/1.1" 200' in line]
     assert lines[""] == [] and len(lines["true"]) == 1
