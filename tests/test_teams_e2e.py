@@ -3,6 +3,7 @@ with ``serviceUrl`` pointing at a loopback fake of the Bot Connector that record
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import re
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from botbuilder.schema import Activity
 from fakes.connector import Call, FakeConnector, card_text
 from pydantic import SecretStr
 from sqlmodel import select
@@ -425,3 +427,44 @@ async def test_without_an_app_id_only_loopback_clients_are_answered(db_url: str,
         assert connector.calls == []
         assert await teams.post(activity) == 201  # loopback, direct
     assert await refs(db_url) != []
+
+
+async def test_a_repeated_turn_rewrites_no_reference_and_a_stored_one_holds_nothing_per_message(
+    teams: Teams, db_url: str
+) -> None:
+    """Every turn offers its reference; only a changed one is written, by this process or by a
+    second server on the same database. Nothing per message is kept (the activity id, a channel
+    thread's ;messageid=, who spoke last in a channel), so repeats are the same row."""
+    from adapters.teams.references import References
+
+    async def stamps() -> list[tuple[str, str, dt.datetime]]:
+        db = Database(db_url)
+        try:
+            async with db.read() as session:
+                return sorted(
+                    (r.kind, r.key, r.updated_at) for r in (await session.exec(select(ConversationRef))).all()
+                )
+        finally:
+            await db.dispose()
+
+    await teams.say("alice", "help")
+    await teams.say("alice", "<at>okrbot</at> help", kind="channel", entities=[BOT_MENTION])
+    first = await stamps()
+    await teams.say("alice", "list mine")
+    await teams.say("bob", "<at>okrbot</at> help", kind="channel", entities=[BOT_MENTION])
+    assert await stamps() == first  # the same two rows, not written again
+
+    stored = {(kind, key): data for _tenant, kind, key, data in await refs(db_url)}
+    channel = stored[("channel", "19:general@thread.tacv2")]["reference"]
+    personal = stored[("user", "aad-alice")]["reference"]
+    assert "activityId" not in channel and "activityId" not in personal
+    assert channel["conversation"]["id"] == "19:general@thread.tacv2" and "user" not in channel
+    assert personal["user"]["id"] == "29:alice"
+
+    other_server = Database(db_url)  # a second okrbot serve: compares with the row before writing
+    try:
+        activity = Activity().deserialize(teams.activity("alice", "help"))
+        await References(other_server).remember(activity)
+    finally:
+        await other_server.dispose()
+    assert await stamps() == first
