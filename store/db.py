@@ -186,7 +186,10 @@ class Database:
         if self.is_sqlite:
             self._commits += 1
             if self._commits % CHECKPOINT_EVERY == 0:
-                await self.checkpoint()
+                try:
+                    await self.checkpoint()
+                except Exception as exc:  # noqa: BLE001 - the write is committed: never report it failed
+                    log.warning("checkpoint failed (%s); the next one will try again", exc.__class__.__name__)
 
     async def checkpoint(self) -> None:
         """SQLite: copy the write-ahead log back into the database file, on the connection's
