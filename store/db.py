@@ -80,14 +80,7 @@ def redacted(url: str) -> str:
 
 def prepare_sqlite_file(url: str) -> None:
     """Create the directory of a SQLite file: SQLite creates the file, not its folders."""
-    parsed = _parsed(url)
-    database = parsed.database
-    if (
-        parsed.get_backend_name() == "sqlite"
-        and database
-        and database != ":memory:"
-        and not database.startswith("file:")
-    ):
+    if _parsed(url).get_backend_name() == "sqlite" and (database := _sqlite_file(url)) is not None:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
 
 
@@ -232,7 +225,7 @@ def _numbered(sql: str) -> tuple[str, tuple[str, ...]]:
 
 def _sqlite_file(url: str) -> str | None:
     """The file of a SQLite URL; None for an in-memory or URI database (peeks then use the pool)."""
-    database = make_url(url).database
+    database = _parsed(url).database
     if not database or database == ":memory:" or database.startswith("file:"):
         return None
     return database
