@@ -10,10 +10,12 @@ the revision lives in the database, not in any one process.
 Only read transactions use it: a write's transaction may see its own rows before they are
 committed, or rolled back.
 
-Bot keeps a second one for whole replies of the reads people repeat (``list``, ``show``: App
-Home runs ``list mine`` on every open), by person, day and arguments; before it runs such a
-command it reads only the revision and who asks (:func:`store.repo.peek_identity`), so a reply
-kept at the current revision is answered with one small statement and nothing else.
+Bot keeps two more: whole replies of the reads people repeat (``list``, ``show``: App Home runs
+``list mine`` on every open), by person, day and arguments, and what those replies need of the
+person asking (:class:`store.repo.Seen`: every write to a member raises the revision too).
+Before it runs such a command it reads only the revision (:class:`store.repo.Revisions`, one
+statement shared by everyone asking at that moment), so a reply kept at the current revision is
+answered with that and nothing else.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from bot.grammar import parse
 from bot.messages import Message
 from store.db import WRITES, Database
 from store.models import Member, utcnow
-from store.repo import Repo, Seen, ensure_workspace, identity, peek_identity
+from store.repo import Repo, Revisions, Seen, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,7 @@ WRITE_ATTEMPTS = 3
 #: Reads whose whole reply is kept until the workspace's next write (bot/cache.py).
 KEPT_REPLIES = frozenset({"list", "show"})
 REPLIES = 256  # replies kept, over every workspace (each with its Slack and Teams drawings)
+PEOPLE = 4096  # who asked (bot.core.Seen), kept with the revision they were read at
 #: Commands that may read much (every team, every check-in): their reads run as long reads.
 LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
@@ -53,6 +54,8 @@ class Bot:
         self.timezone = timezone  # for workspaces created here
         self.reads = ReadCache()
         self.replies = ReadCache(REPLIES)
+        self.people = ReadCache(PEOPLE)
+        self.revisions = Revisions(db)
 
     async def handle(self, command: Command) -> Message:
         """Run one command; whatever the input, the answer is a Message, never an exception."""
@@ -104,17 +107,22 @@ class Bot:
 
     async def _kept_reply(self, command: Command, keep: Hashable) -> Message | None:
         """The reply kept for this person and these arguments, if the workspace has not been
-        written since: one small statement (:func:`peek_identity`), no transaction."""
+        written since: one small statement, shared with whoever asks at the same moment
+        (:class:`store.repo.Revisions`), no transaction."""
         ref = command.workspace
         try:
-            seen = await peek_identity(self.db, ref.platform, ref.external_id, command.actor.external_id)
+            current = await self.revisions.current(ref.platform, ref.external_id)
         except Exception:  # noqa: BLE001 - the command's own transaction will say what is wrong
-            log.debug("identity peek failed", exc_info=True)
+            log.debug("revision peek failed", exc_info=True)
             return None
-        if seen is None or seen.member_id is None or _stale(seen, command):
+        if current is None:
+            return None
+        workspace_id, revision = current
+        seen: Seen | None = self.people.kept(workspace_id, revision, command.actor.external_id)
+        if seen is None or _stale(seen, command):
             return None
         today = self.clock().astimezone(zone(seen.timezone or seen.workspace_timezone)).date()
-        return self.replies.kept(seen.workspace_id, seen.revision, (seen.member_id, today, keep))  # type: ignore[no-any-return]
+        return self.replies.kept(workspace_id, revision, (seen.member_id, today, keep))  # type: ignore[no-any-return]
 
     async def _run(
         self,
@@ -134,8 +142,7 @@ class Bot:
                 if ctx is not None:
                     result = await action(ctx)
                     if keep is not None and isinstance(result, Message) and not result.is_error:
-                        key = (ctx.actor.id, ctx.today, keep)
-                        self.replies.keep(ctx.workspace.id, ctx.workspace.revision, key, result)  # type: ignore[arg-type]
+                        self._keep_reply(ctx, keep, result)
                     return result
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
@@ -148,6 +155,12 @@ class Bot:
                     raise
                 log.info("retrying after a concurrent write: %s", parsed_name(command))
         raise AssertionError("unreachable")
+
+    def _keep_reply(self, ctx: Ctx, keep: Hashable, reply: Message) -> None:
+        workspace, actor = ctx.workspace, ctx.actor
+        seen = Seen(actor.id, actor.display_name, actor.timezone, actor.is_admin, workspace.timezone)  # type: ignore[arg-type]
+        self.people.keep(workspace.id, workspace.revision, actor.external_id, seen)  # type: ignore[arg-type]
+        self.replies.keep(workspace.id, workspace.revision, (actor.id, ctx.today, keep), reply)  # type: ignore[arg-type]
 
     async def _write(self, command: Command, action: Callable[[Ctx], Awaitable[T]]) -> T:
         async with self.db.write() as session:

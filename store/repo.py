@@ -6,10 +6,11 @@ so an id typed in one workspace can never reach a row of another.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import and_, bindparam, case, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -105,31 +106,72 @@ async def identity(
 
 @dataclass(frozen=True)
 class Seen:
-    """Who asks, where, and the workspace's revision: what :func:`peek_identity` reads."""
+    """What a kept reply needs of the person asking, as stored at one revision of the workspace:
+    every write to a member raises the revision, so while it stands this is still true."""
 
-    workspace_id: int
-    revision: int
-    workspace_timezone: str
-    member_id: int | None  # None: not a member yet
+    member_id: int
     display_name: str
     timezone: str | None
     is_admin: bool
+    workspace_timezone: str
 
 
-_PEEK_IDENTITY = (
-    "SELECT w.id, w.revision, w.timezone, m.id, m.display_name, m.timezone, m.is_admin"
-    " FROM workspace w LEFT JOIN member m ON m.workspace_id = w.id AND m.external_id = :member"
-    " WHERE w.platform = :platform AND w.external_id = :external_id"
-)
+_PEEK_REVISION = "SELECT id, revision FROM workspace WHERE platform = :platform AND external_id = :external_id"
 
 
-async def peek_identity(db: Database, platform: str, external_id: str, member_id: str) -> Seen | None:
-    """The identity row read outside any session (:meth:`store.db.Database.peek`); None for a
-    workspace not seen yet."""
-    row = await db.peek(_PEEK_IDENTITY, {"platform": platform, "external_id": external_id, "member": member_id})
-    if row is None:
-        return None
-    return Seen(row[0], row[1], row[2], row[3], row[4] or "", row[5], bool(row[6]))
+class Revisions:
+    """Workspaces' revisions, read outside any session (:meth:`store.db.Database.peek`) with one
+    statement shared by everyone who asks for the same workspace while it is on its way.
+
+    Whoever asks while a read is running waits for the next one, which starts after it and
+    serves every caller that arrived meanwhile: no caller is given a read that began before it
+    asked, so each sees every commit made before it asked, on any instance. Fifty people opening
+    their list at once cost a round trip or two, not fifty.
+    """
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._running: dict[tuple[str, str], asyncio.Future[tuple[int, int] | None]] = {}
+        self._next: dict[tuple[str, str], asyncio.Future[tuple[int, int] | None]] = {}
+        self.reads = 0  # statements run, for tests and benchmarks
+
+    async def current(self, platform: str, external_id: str) -> tuple[int, int] | None:
+        """(workspace id, revision), or None for a workspace not seen yet; a failed read raises."""
+        key = (platform, external_id)
+        if key not in self._running:
+            return await asyncio.shield(self._start(key))
+        waiting = self._next.get(key)
+        if waiting is None:
+            waiting = self._next[key] = asyncio.get_running_loop().create_future()
+        return await asyncio.shield(waiting)
+
+    def _start(self, key: tuple[str, str]) -> asyncio.Future[tuple[int, int] | None]:
+        self.reads += 1
+        read = asyncio.ensure_future(self._read(*key))
+        self._running[key] = read
+        read.add_done_callback(lambda _read: self._finished(key))
+        return read
+
+    def _finished(self, key: tuple[str, str]) -> None:
+        del self._running[key]
+        waiting = self._next.pop(key, None)
+        if waiting is not None:
+            self._start(key).add_done_callback(lambda read: _pass_on(read, waiting))
+
+    async def _read(self, platform: str, external_id: str) -> tuple[int, int] | None:
+        row = await self.db.peek(_PEEK_REVISION, {"platform": platform, "external_id": external_id})
+        return (row[0], row[1]) if row is not None else None
+
+
+def _pass_on(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
+    if target.cancelled():
+        return
+    if source.cancelled():
+        target.cancel()
+    elif (exc := source.exception()) is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 async def ensure_workspace(

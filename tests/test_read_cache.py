@@ -4,6 +4,7 @@ next read shows the truth; a kept reply is one person's, for one day."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -16,7 +17,7 @@ from bot.core import Bot
 from bot.messages import Form
 from store.db import Database
 
-PEEK = "FROM workspace w LEFT JOIN member"  # store.repo.peek_identity's statement
+PEEK = "SELECT id, revision FROM workspace"  # store.repo.Revisions' statement
 
 
 async def ok(chat: Chat, user: str, text: str) -> str:
@@ -58,6 +59,22 @@ async def test_a_repeated_read_is_answered_with_the_kept_reply(db: Database, cha
     # Through the pool: only the identity peek (SQLite peeks on a connection of its own), and for
     # the list not kept yet, its one query; never the board's queries again.
     assert all(PEEK in sql for sql in seen[:-1]) and len(seen) <= 4
+
+
+async def test_people_asking_at_once_share_the_revision_read_that_starts_after_them(bot: Bot, chat: Chat) -> None:
+    """Fifty `list mine` at the same moment: one revision read is running when they ask, so they
+    all wait for the next one, and share it; whoever asks after that one started gets a third."""
+    await seed(chat)
+    first = await chat("alice", "list mine")
+    reads = bot.revisions.reads
+    replies = await asyncio.gather(*(chat("alice", "list mine") for _ in range(50)))
+    assert all(reply is first for reply in replies)
+    assert bot.revisions.reads - reads == 2
+    alone = asyncio.ensure_future(chat("alice", "list mine"))
+    await asyncio.sleep(0)  # its read has started: whoever asks now waits for the next one
+    together = await asyncio.gather(*(chat("alice", "list mine") for _ in range(5)))
+    assert await alone is first and all(reply is first for reply in together)
+    assert bot.revisions.reads - reads == 4
 
 
 async def test_kept_replies_are_each_person_s_own(chat: Chat) -> None:
