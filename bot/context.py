@@ -75,8 +75,8 @@ class Ctx:
             raise NotFound("That key result's objective is gone.")
         return objective
 
-    async def key_result_in_cycle(self, number: int) -> tuple[KeyResult, Objective, Cycle]:
-        found = await self.repo.key_result_in_cycle(number)
+    async def key_result_in_cycle(self, number: int, *, again: bool = False) -> tuple[KeyResult, Objective, Cycle]:
+        found = await self.repo.key_result_in_cycle(number, again=again)
         if found is None:
             raise NotFound(f"There is no key result KR-{number} in this workspace; `list all` shows them.")
         return found

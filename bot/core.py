@@ -22,7 +22,7 @@ from bot.grammar import parse
 from bot.messages import Message
 from store.db import WRITES, Database
 from store.models import Member, utcnow
-from store.repo import Repo, Revisions, Seen, ensure_workspace, identity
+from store.repo import LOCKS_LATE, Repo, Revisions, Seen, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,12 @@ class Bot:
                 if kept is not None:
                     return kept
             return await self._run(
-                command, writes, lambda ctx: spec.handler(ctx, **parsed.values), long=long, keep=keep
+                command,
+                writes,
+                lambda ctx: spec.handler(ctx, **parsed.values),
+                long=long,
+                keep=keep,
+                locks_late=spec.locks_late,
             )
         except UserError as exc:
             return Message.error(exc.sentence)
@@ -132,10 +137,12 @@ class Bot:
         *,
         long: bool = False,
         keep: Hashable | None = None,
+        locks_late: bool = False,
     ) -> T:
         """Run ``action`` in one transaction, registering the workspace and person on first sight.
 
-        ``keep``: a read's arguments; its reply is kept under them (:attr:`replies`)."""
+        ``keep``: a read's arguments; its reply is kept under them (:attr:`replies`).
+        ``locks_late``: a write that locks the workspace itself (store.repo.LOCKS_LATE)."""
         if not writes:
             async with self.db.read(long=long) as session:
                 ctx = await self._context(session, command)
@@ -146,7 +153,7 @@ class Bot:
                     return result
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                return await self._write(command, action)
+                return await self._write(command, action, locks_late=locks_late)
             except IntegrityError:
                 # Another instance wrote the same unique row first (two people's first message to a
                 # new workspace, two `team add` of one key): nothing of ours was kept, so run again
@@ -162,8 +169,9 @@ class Bot:
         self.people.keep(workspace.id, workspace.revision, actor.external_id, seen)  # type: ignore[arg-type]
         self.replies.keep(workspace.id, workspace.revision, (actor.id, ctx.today, keep), reply)  # type: ignore[arg-type]
 
-    async def _write(self, command: Command, action: Callable[[Ctx], Awaitable[T]]) -> T:
+    async def _write(self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, locks_late: bool) -> T:
         async with self.db.write() as session:
+            session.info[LOCKS_LATE] = locks_late
             ctx = await self._context(session, command)
             if ctx is None:
                 await self._register(session, command)

@@ -321,6 +321,8 @@ class Spec:
     flags: dict[str, Flag]
     writes: Writes
     handler: Handler = field(compare=False)
+    #: The handler locks the workspace itself, as it writes (store.repo.LOCKS_LATE).
+    locks_late: bool = False
 
     def writes_with(self, values: Mapping[str, Any]) -> bool:
         """Whether this command, with these values, runs in a write transaction."""
@@ -335,13 +337,13 @@ REGISTRY: dict[tuple[str, ...], Spec] = {}
 
 
 def command(
-    words: str, form: str, summary: str, *args: Arg, writes: Writes = False, **flags: Flag
+    words: str, form: str, summary: str, *args: Arg, writes: Writes = False, locks_late: bool = False, **flags: Flag
 ) -> Callable[[Handler], Handler]:
     """Declare a command; the decorated coroutine receives ``ctx`` and the parsed arguments."""
 
     def register(handler: Handler) -> Handler:
         key = tuple(words.split())
-        REGISTRY[key] = Spec(key, form, summary, args, flags, writes, handler)
+        REGISTRY[key] = Spec(key, form, summary, args, flags, writes, handler, locks_late)
         return handler
 
     return register

@@ -112,8 +112,8 @@ class Database:
     async def peek(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row of one short read statement (``:name`` placeholders), outside any session.
 
-        For the question every command asks first (who, where, at which revision): no ORM, no
-        transaction to begin and end, no pool ping. On SQLite it runs on a connection kept for
+        For the question a kept reply asks first (the workspace's revision: store.repo.Revisions):
+        no ORM, no transaction to begin and end, no pool ping. On SQLite it runs on a connection kept for
         it, on the loop's thread, in autocommit, so it sees the last commit of any process (WAL
         readers never wait for writers); on PostgreSQL on a small asyncpg pool of its own, as a
         prepared statement. A failure raises: the caller goes the long way, which says what is wrong.

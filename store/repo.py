@@ -73,16 +73,28 @@ _MOVE_KEY_RESULT = (
     .where(KeyResult.__table__.c.id == bindparam("kr_id"))  # type: ignore[attr-defined]
     .values(current=bindparam("current"), confidence=bindparam("new_confidence"), updated_at=bindparam("at"))
 )
-#: PostgreSQL's check-in in one statement (data-modifying CTEs): the history row, the key
-#: result moved, the workspace's revision raised.
+#: PostgreSQL's check-in in one statement (data-modifying CTEs): the workspace row locked, the key
+#: result moved if it is still as it was read (active, at the confidence the reply says it was),
+#: the history row added, the revision raised. No row back: it was not, and nothing was written.
+#: The check-in's time is never before the key result's last change: its clock was read before
+#: the lock, and check-ins must be in time order as they are in write order.
 _CHECKIN_MOVE_TOUCH = text(
-    "WITH added AS (INSERT INTO check_in"
+    "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
+    " moved AS (UPDATE key_result SET current = :value, confidence = :confidence,"
+    " updated_at = GREATEST(key_result.updated_at, :created_at)"
+    " FROM locked WHERE key_result.id = :key_result_id AND key_result.workspace_id = locked.id"
+    " AND NOT key_result.archived AND key_result.confidence = :before"
+    " RETURNING key_result.id, key_result.updated_at),"
+    " added AS (INSERT INTO check_in"
     " (workspace_id, key_result_id, member_id, value, confidence, note, created_at, source)"
-    " VALUES (:workspace_id, :key_result_id, :member_id, :value, :confidence, :note, :created_at, :source)),"
-    " moved AS (UPDATE key_result SET current = :value, confidence = :confidence, updated_at = :created_at"
-    " WHERE id = :key_result_id AND workspace_id = :workspace_id)"
-    " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id"
+    " SELECT :workspace_id, id, :member_id, :value, :confidence, :note, updated_at, :source FROM moved)"
+    " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
+    " RETURNING (SELECT updated_at FROM moved)"
 )
+#: In ``session.info`` of a write that locks the workspace itself, with the statement that writes
+#: (``checkin``): its identity read does not lock, so the lock is held one round trip, not three.
+LOCKS_LATE = "okrbot_locks_late"
+_LOCK = select(Workspace.id).where(Workspace.id == bindparam("workspace_id")).with_for_update()
 _TOUCHED = "okrbot_revision_raised"  # in session.info: this transaction raised the revision
 _TOUCH = (
     update(Workspace.__table__)  # type: ignore[attr-defined]
@@ -96,9 +108,11 @@ async def identity(
 ) -> tuple[Workspace | None, Member | None]:
     """The workspace and the member in one statement: every command starts here.
 
-    In a write session the workspace row is locked, as in :func:`workspace_by_external`.
+    In a write session the workspace row is locked, as in :func:`workspace_by_external`, unless
+    the write locks it later itself (:data:`LOCKS_LATE`).
     """
-    query = _IDENTITY_LOCKED if session.info.get(WRITES) else _IDENTITY
+    locks = session.info.get(WRITES) and not session.info.get(LOCKS_LATE)
+    query = _IDENTITY_LOCKED if locks else _IDENTITY
     params = {"platform": platform, "external_id": external_id, "member": member_id}
     row = (await session.exec(query, params=params)).first()
     return (row[0], row[1]) if row else (None, None)
@@ -334,10 +348,14 @@ class Repo:
             query = query.where(col(Objective.archived).is_(False))
         return await self._all(query.order_by(Objective.number))
 
-    async def key_result_in_cycle(self, number: int) -> tuple[KeyResult, Objective, Cycle] | None:
-        """A key result with its objective and cycle, in one statement (the check-in path)."""
+    async def key_result_in_cycle(
+        self, number: int, *, again: bool = False
+    ) -> tuple[KeyResult, Objective, Cycle] | None:
+        """A key result with its objective and cycle, in one statement (the check-in path);
+        ``again``: read anew what this session has read before."""
         params = {"workspace_id": self.workspace_id, "number": number}
-        row = (await self.session.exec(_KEY_RESULT_IN_CYCLE, params=params)).first()
+        query = _KEY_RESULT_IN_CYCLE.execution_options(populate_existing=True) if again else _KEY_RESULT_IN_CYCLE
+        row = (await self.session.exec(query, params=params)).first()
         return (row[0], row[1], row[2]) if row else None
 
     async def record_checkin(
@@ -350,9 +368,12 @@ class Repo:
         note: str,
         at: dt.datetime,
         source: str,
-    ) -> None:
+    ) -> bool:
         """Append a check-in to ``kr``'s history and move ``kr``: two plain statements (one on
-        PostgreSQL, which raises the revision in it too).
+        PostgreSQL, which locks the workspace and raises the revision in it too).
+
+        False when nothing was written because ``kr`` changed since it was read (PostgreSQL, where
+        a check-in may read before it locks: :data:`LOCKS_LATE`); lock, read it again, try again.
 
         The check-in path is the hot write path, so it skips the ORM's unit of work (a flush
         costs more than both statements); ``kr`` is updated in memory as if it had been
@@ -373,7 +394,10 @@ class Repo:
         if connection.dialect.name == "postgresql":
             # One round trip instead of three, all of them while the workspace row is locked:
             # the insert, the move and the revision raised (so touch() has nothing left to do).
-            await connection.execute(_CHECKIN_MOVE_TOUCH, checkin)
+            written = (await connection.execute(_CHECKIN_MOVE_TOUCH, {**checkin, "before": kr.confidence})).first()
+            if written is None:
+                return False
+            at = written[0]
             self.session.info[_TOUCHED] = True
         else:
             await self.session.exec(_INSERT_CHECKIN, params=checkin)
@@ -382,6 +406,11 @@ class Repo:
             )
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
+        return True
+
+    async def lock(self) -> None:
+        """Lock the workspace row until the transaction ends (see :func:`workspace_by_external`)."""
+        await self.session.exec(_LOCK, params={"workspace_id": self.workspace_id})
 
     async def key_result(self, number: int) -> KeyResult | None:
         return await self._one(select(KeyResult).where(KeyResult.number == number))

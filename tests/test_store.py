@@ -325,6 +325,55 @@ async def test_fifty_concurrent_check_ins_on_one_kr_are_all_kept(db: Database, b
     assert kr.current == history[-1].value  # the last check-in written is the KR's value
 
 
+@pytest.mark.parametrize("meanwhile", ["edit", "archive"])
+async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_has_it(
+    db: Database, db_url: str, bot: Bot, meanwhile: str
+) -> None:
+    """PostgreSQL: a check-in reads its key result, then locks the workspace as it writes
+    (store.repo.LOCKS_LATE). Whoever changes the key result in between is not overwritten with
+    what the check-in read: it reads again under the lock, and writes, or says why it cannot."""
+    if db.is_sqlite:
+        pytest.skip("SQLite's check-ins lock before they read: nothing can come in between")
+    import asyncpg
+    from sqlalchemy.engine import make_url
+
+    await ok(bot, "alice", 'team add growth "Growth"')
+    await ok(bot, "alice", 'objective add "Grow" --team growth')
+    await ok(bot, "alice", 'kr add O-1 "Active teams" --target 100')
+    url = make_url(db_url)
+    other = await asyncpg.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+    try:
+        holding = other.transaction()
+        await holding.start()
+        await other.execute("SELECT id FROM workspace FOR UPDATE")  # another writer holds the lock
+        checkin = asyncio.ensure_future(bot.handle(cmd("alice", "checkin KR-1 30 a quiet week")))
+        for _ in range(500):  # until the check-in waits for the lock (bounded: 5 s at most)
+            if await other.fetchval(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            ):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            raise AssertionError("the check-in never waited for the workspace's lock")
+        if meanwhile == "edit":
+            await other.execute("UPDATE key_result SET confidence = 9")
+        else:
+            await other.execute("UPDATE key_result SET archived = true")
+        await holding.commit()
+        reply = await checkin
+    finally:
+        await other.close()
+    async with db.read() as session:
+        kr = (await session.exec(select(KeyResult))).one()
+        history = (await session.exec(select(CheckIn))).all()
+    if meanwhile == "edit":  # no confidence given: the one it has now, not the one read before
+        assert not reply.is_error and "confidence 9/10" in reply.text and "(was" not in reply.text
+        assert (kr.current, kr.confidence) == (30, 9) and [(c.value, c.confidence) for c in history] == [(30, 9)]
+    else:
+        assert reply.is_error and "KR-1 is archived" in reply.text
+        assert kr.current == 0 and history == []
+
+
 async def test_twenty_concurrent_objective_adds_number_without_gap_or_duplicate(db: Database, bot: Bot) -> None:
     await ok(bot, "alice", 'team add growth "Growth"')
 

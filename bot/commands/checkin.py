@@ -21,24 +21,31 @@ async def record(
 
     Returns the key result and its confidence before this check-in.
     """
-    kr, objective, cycle = await ctx.key_result_in_cycle(number)
-    await require_key_result(ctx, kr, objective, "check in on")
-    if kr.archived:
-        raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
-    if cycle.closed:
-        raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
-    before = kr.confidence
-    confidence = before if confidence is None else confidence
-    await ctx.repo.record_checkin(
-        kr,
-        member_id=ctx.actor.id,  # type: ignore[arg-type]
-        value=value,
-        confidence=confidence,
-        note=note,
-        at=ctx.now,
-        source=source,
-    )
-    return kr, before
+    for again in (False, True):
+        kr, objective, cycle = await ctx.key_result_in_cycle(number, again=again)
+        await require_key_result(ctx, kr, objective, "check in on")
+        if kr.archived:
+            raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
+        if cycle.closed:
+            raise UserError(
+                f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead."
+            )
+        before = kr.confidence
+        recorded = await ctx.repo.record_checkin(
+            kr,
+            member_id=ctx.actor.id,  # type: ignore[arg-type]
+            value=value,
+            confidence=before if confidence is None else confidence,
+            note=note,
+            at=ctx.now,
+            source=source,
+        )
+        if recorded:
+            return kr, before
+        # Someone changed the key result between our read and our write (PostgreSQL, where the
+        # check-in locks the workspace only as it writes): lock now, read it again, write.
+        await ctx.repo.lock()
+    raise AssertionError("a check-in under the workspace's lock found its key result changed")
 
 
 async def my_key_results(ctx: Ctx) -> list[KeyResult]:
@@ -86,6 +93,7 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
     Arg("confidence", CONFIDENCE, required=False),
     Arg("note", Rest("[note ...]", "note", MAX_NOTE), required=False),
     writes=lambda values: values.get("kr") is not None,  # alone, it only shows the form
+    locks_late=True,  # record() locks the workspace with the statement that writes
 )
 async def checkin(
     ctx: Ctx,
