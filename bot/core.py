@@ -93,7 +93,9 @@ class Bot:
         if action != "checkin":
             return FormReply(Message.error(f'okrbot has no form called "{action[:40]}".'))
         try:
-            message = await self._run(command, True, lambda ctx: submit_checkins(ctx, values, source=command.source))
+            message = await self._run(
+                command, True, lambda ctx: submit_checkins(ctx, values, source=command.source), locks_late=True
+            )
             return FormReply(message)
         except FormErrors as exc:
             return FormReply(Message.of(exc.form), errors=exc.errors)

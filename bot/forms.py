@@ -48,7 +48,10 @@ def _convert(kind, text: str, field: str, errors: dict[str, str]):  # type: igno
 
 
 async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -> Message:
-    """Record every answered key result of a check-in form in one transaction, or none."""
+    """Record every answered key result of a check-in form in one transaction, or none.
+
+    Like a typed check-in it locks the workspace only as it writes (:func:`record`): a key
+    result that changed since it was read is read again, under the lock, before it is written."""
     numbers = sorted({int(m.group(1)) for key in values if (m := _FIELD.fullmatch(key))})
     if not numbers:
         raise UserError("The form came back empty; type checkin to get a new one.")

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Awaitable
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,8 @@ from alembic.migration import MigrationContext
 from sqlmodel import col, select
 
 from bot.command import Actor, Command, WorkspaceRef
-from bot.core import Bot
+from bot.core import Bot, FormReply
+from bot.messages import Message
 from store.db import CHECKPOINT_EVERY, Database, async_url, redacted
 from store.migrate import head_revision, upgrade_async
 from store.models import CheckIn, KeyResult, Objective, Workspace, metadata
@@ -325,13 +327,15 @@ async def test_fifty_concurrent_check_ins_on_one_kr_are_all_kept(db: Database, b
     assert kr.current == history[-1].value  # the last check-in written is the KR's value
 
 
+@pytest.mark.parametrize("way", ["command", "form"])
 @pytest.mark.parametrize("meanwhile", ["edit", "archive"])
 async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_has_it(
-    db: Database, db_url: str, bot: Bot, meanwhile: str
+    db: Database, db_url: str, bot: Bot, meanwhile: str, way: str
 ) -> None:
-    """PostgreSQL: a check-in reads its key result, then locks the workspace as it writes
-    (store.repo.LOCKS_LATE). Whoever changes the key result in between is not overwritten with
-    what the check-in read: it reads again under the lock, and writes, or says why it cannot."""
+    """PostgreSQL: a check-in (typed, or the form submitted) reads its key result, then locks the
+    workspace as it writes (store.repo.LOCKS_LATE). Whoever changes the key result in between is
+    not overwritten with what the check-in read: it reads again under the lock, and writes, or
+    says why it cannot."""
     if db.is_sqlite:
         pytest.skip("SQLite's check-ins lock before they read: nothing can come in between")
     import asyncpg
@@ -346,7 +350,12 @@ async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_ha
         holding = other.transaction()
         await holding.start()
         await other.execute("SELECT id FROM workspace FOR UPDATE")  # another writer holds the lock
-        checkin = asyncio.ensure_future(bot.handle(cmd("alice", "checkin KR-1 30 a quiet week")))
+        if way == "command":
+            checkin = asyncio.ensure_future(bot.handle(cmd("alice", "checkin KR-1 30 a quiet week")))
+        else:
+            fields = {"KR-1.value": "30", "KR-1.confidence": "", "KR-1.note": "a quiet week"}
+            submitted = bot.submit_form(cmd("alice", "checkin"), "checkin", fields)
+            checkin = asyncio.ensure_future(_message(submitted))
         for _ in range(500):  # until the check-in waits for the lock (bounded: 5 s at most)
             if await other.fetchval(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
@@ -367,11 +376,15 @@ async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_ha
         kr = (await session.exec(select(KeyResult))).one()
         history = (await session.exec(select(CheckIn))).all()
     if meanwhile == "edit":  # no confidence given: the one it has now, not the one read before
-        assert not reply.is_error and "confidence 9/10" in reply.text and "(was" not in reply.text
+        assert not reply.is_error and "9/10" in reply.text and "(was" not in reply.text
         assert (kr.current, kr.confidence) == (30, 9) and [(c.value, c.confidence) for c in history] == [(30, 9)]
     else:
         assert reply.is_error and "KR-1 is archived" in reply.text
         assert kr.current == 0 and history == []
+
+
+async def _message(submitted: Awaitable[FormReply]) -> Message:
+    return (await submitted).message
 
 
 async def test_twenty_concurrent_objective_adds_number_without_gap_or_duplicate(db: Database, bot: Bot) -> None:
