@@ -180,8 +180,8 @@ class Revisions:
 def _pass_on(source: asyncio.Future[Any], target: asyncio.Future[Any]) -> None:
     if target.cancelled():
         return
-    if source.cancelled():
-        target.cancel()
+    if source.cancelled():  # the read, not its callers: they go the long way
+        target.set_exception(RuntimeError("the revision read was cancelled"))
     elif (exc := source.exception()) is not None:
         target.set_exception(exc)
     else:

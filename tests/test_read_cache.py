@@ -77,6 +77,19 @@ async def test_people_asking_at_once_share_the_revision_read_that_starts_after_t
     assert bot.revisions.reads - reads == 4
 
 
+async def test_people_who_give_up_waiting_take_no_one_s_answer_with_them(chat: Chat) -> None:
+    """A request cancelled while it waits for the shared revision read (the client went away)
+    leaves the read, and everyone else waiting on it, as they were."""
+    await seed(chat)
+    first = await chat("alice", "list mine")
+    waiting = [asyncio.ensure_future(chat("alice", "list mine")) for _ in range(3)]
+    await asyncio.sleep(0)  # the first runs a read; the other two wait for the next one
+    waiting[0].cancel()
+    waiting[1].cancel()
+    assert await waiting[2] is first
+    assert await chat("alice", "list mine") is first
+
+
 async def test_kept_replies_are_each_person_s_own(chat: Chat) -> None:
     await seed(chat)
     assert "KR-1 Active teams" in await ok(chat, "alice", "list mine")
