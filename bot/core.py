@@ -30,7 +30,7 @@ WRITE_ATTEMPTS = 3
 #: Reads whose whole reply is kept until the workspace's next write (bot/cache.py).
 KEPT_REPLIES = frozenset({"list", "show"})
 REPLIES = 256  # replies kept, over every workspace (each with its Slack and Teams drawings)
-PEOPLE = 4096  # who asked (bot.core.Seen), kept with the revision they were read at
+PEOPLE = 4096  # who asked (store.repo.Seen), kept under the revision they were read at
 #: Commands that may read much (every team, every check-in): their reads run as long reads.
 LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
