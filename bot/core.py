@@ -22,7 +22,7 @@ from bot.grammar import parse
 from bot.messages import Message
 from store.db import WRITES, Database
 from store.models import Member, utcnow
-from store.repo import LOCKS_LATE, Repo, Revisions, Seen, ensure_workspace, identity
+from store.repo import LOCKS_LATE, NeedsTransaction, Repo, Revisions, Seen, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ class FormReply:
 
 
 class Bot:
-    """Parses, checks and runs commands against the store, one transaction each."""
+    """Parses, checks and runs commands against the store, one transaction each (on PostgreSQL a
+    typed check-in's one write is a transaction of its own: :meth:`_write_single`)."""
 
     def __init__(self, db: Database, *, clock: Clock = utcnow, timezone: str = "UTC") -> None:
         self.db = db
@@ -77,6 +78,7 @@ class Bot:
                 long=long,
                 keep=keep,
                 locks_late=spec.locks_late,
+                single=spec.single_write,
             )
         except UserError as exc:
             return Message.error(exc.sentence)
@@ -140,11 +142,13 @@ class Bot:
         long: bool = False,
         keep: Hashable | None = None,
         locks_late: bool = False,
+        single: bool = False,
     ) -> T:
         """Run ``action`` in one transaction, registering the workspace and person on first sight.
 
         ``keep``: a read's arguments; its reply is kept under them (:attr:`replies`).
-        ``locks_late``: a write that locks the workspace itself (store.repo.LOCKS_LATE)."""
+        ``locks_late``: a write that locks the workspace itself (store.repo.LOCKS_LATE).
+        ``single``: a write whose one write is its last statement (grammar.Spec.single_write)."""
         if not writes:
             async with self.db.read(long=long) as session:
                 ctx = await self._context(session, command)
@@ -155,7 +159,7 @@ class Bot:
                     return result
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
-                return await self._write(command, action, locks_late=locks_late)
+                return await self._write(command, action, locks_late=locks_late, single=single)
             except IntegrityError:
                 # Another instance wrote the same unique row first (two people's first message to a
                 # new workspace, two `team add` of one key): nothing of ours was kept, so run again
@@ -171,7 +175,13 @@ class Bot:
         self.people.keep(workspace.id, workspace.revision, actor.external_id, seen)  # type: ignore[arg-type]
         self.replies.keep(workspace.id, workspace.revision, (actor.id, ctx.today, keep), reply)  # type: ignore[arg-type]
 
-    async def _write(self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, locks_late: bool) -> T:
+    async def _write(
+        self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, locks_late: bool, single: bool = False
+    ) -> T:
+        if single and not self.db.is_sqlite:
+            done, result = await self._write_single(command, action)
+            if done:
+                return result  # type: ignore[return-value]
         async with self.db.write() as session:
             session.info[LOCKS_LATE] = locks_late
             ctx = await self._context(session, command)
@@ -182,6 +192,23 @@ class Bot:
             result = await action(ctx)
             await ctx.repo.touch()
             return result
+
+    async def _write_single(self, command: Command, action: Callable[[Ctx], Awaitable[T]]) -> tuple[bool, T | None]:
+        """PostgreSQL: a command whose one write is its last statement, run without a transaction,
+        so the workspace's lock is held only while that statement runs. (False, None) when it
+        needs a transaction after all: a person to register first, or a lock to hold across
+        statements (the key result changed between the read and the write)."""
+        try:
+            async with self.db.write(single=True) as session:
+                session.info[LOCKS_LATE] = True
+                ctx = await self._context(session, command)
+                if ctx is None:
+                    return False, None
+                result = await action(ctx)
+                await ctx.repo.touch()
+                return True, result
+        except NeedsTransaction:
+            return False, None
 
     async def _context(self, session: AsyncSession, command: Command) -> Ctx | None:
         ref = command.workspace

@@ -323,6 +323,9 @@ class Spec:
     handler: Handler = field(compare=False)
     #: The handler locks the workspace itself, as it writes (store.repo.LOCKS_LATE).
     locks_late: bool = False
+    #: Its one write is its last statement, which checks what was read: PostgreSQL runs it
+    #: without a transaction (store.db.Database.write(single=True)).
+    single_write: bool = False
 
     def writes_with(self, values: Mapping[str, Any]) -> bool:
         """Whether this command, with these values, runs in a write transaction."""
@@ -337,13 +340,20 @@ REGISTRY: dict[tuple[str, ...], Spec] = {}
 
 
 def command(
-    words: str, form: str, summary: str, *args: Arg, writes: Writes = False, locks_late: bool = False, **flags: Flag
+    words: str,
+    form: str,
+    summary: str,
+    *args: Arg,
+    writes: Writes = False,
+    locks_late: bool = False,
+    single_write: bool = False,
+    **flags: Flag,
 ) -> Callable[[Handler], Handler]:
     """Declare a command; the decorated coroutine receives ``ctx`` and the parsed arguments."""
 
     def register(handler: Handler) -> Handler:
         key = tuple(words.split())
-        REGISTRY[key] = Spec(key, form, summary, args, flags, writes, handler, locks_late)
+        REGISTRY[key] = Spec(key, form, summary, args, flags, writes, handler, locks_late, single_write)
         return handler
 
     return register

@@ -38,6 +38,8 @@ DEFAULT_URL = "sqlite:///okrbot.db"
 _IMMEDIATE = "okrbot_immediate"
 #: Set in ``session.info`` of a :meth:`Database.write` session, so queries know they may lock.
 WRITES = "okrbot_writes"
+#: Set in ``session.info`` of a write with no transaction (``Database.write(single=True)``).
+AUTOCOMMIT = "okrbot_autocommit"
 #: True while statements must run on the connection's thread (a long read): see Database.read.
 _ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
 log = logging.getLogger(__name__)
@@ -163,13 +165,21 @@ class Database:
                 _ON_THREAD.reset(token)
 
     @contextlib.asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncSession]:
-        """A session whose transaction commits on success and rolls back on any error."""
+    async def write(self, *, single: bool = False) -> AsyncIterator[AsyncSession]:
+        """A session whose transaction commits on success and rolls back on any error.
+
+        ``single``: for a write that reads, then writes with one statement that checks what it
+        read (a check-in). On PostgreSQL it runs without a transaction, each statement committed
+        as it runs, so no lock it takes outlives its statement (``AUTOCOMMIT`` in ``session.info``);
+        on SQLite it is an ordinary write."""
         lock = self._write_lock or contextlib.nullcontext()
         async with lock, self._sessions() as session:
             session.info[WRITES] = True
             if self.is_sqlite:
                 await session.connection(execution_options={_IMMEDIATE: True})
+            elif single:
+                await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+                session.info[AUTOCOMMIT] = True
             try:
                 yield session
             except BaseException:

@@ -19,7 +19,7 @@ from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.db import WRITES, Database
+from store.db import AUTOCOMMIT, WRITES, Database
 from store.models import (
     Capability,
     CheckIn,
@@ -92,8 +92,16 @@ _CHECKIN_MOVE_TOUCH = text(
     " RETURNING (SELECT updated_at FROM moved)"
 )
 #: In ``session.info`` of a write that locks the workspace itself, with the statement that writes
-#: (``checkin``): its identity read does not lock, so the lock is held one round trip, not three.
+#: (``checkin``, the check-in form): its identity read does not lock, so the lock is held from
+#: that statement on, not from the first.
 LOCKS_LATE = "okrbot_locks_late"
+
+
+class NeedsTransaction(Exception):
+    """A write running without a transaction (``Database.write(single=True)``) found it must
+    lock the workspace across statements: run it again, in a transaction."""
+
+
 _LOCK = select(Workspace.id).where(Workspace.id == bindparam("workspace_id")).with_for_update()
 _TOUCHED = "okrbot_revision_raised"  # in session.info: this transaction raised the revision
 _TOUCH = (
@@ -409,7 +417,10 @@ class Repo:
         return True
 
     async def lock(self) -> None:
-        """Lock the workspace row until the transaction ends (see :func:`workspace_by_external`)."""
+        """Lock the workspace row until the transaction ends (see :func:`workspace_by_external`);
+        :class:`NeedsTransaction` in a write that has none."""
+        if self.session.info.get(AUTOCOMMIT):
+            raise NeedsTransaction
         await self.session.exec(_LOCK, params={"workspace_id": self.workspace_id})
 
     async def key_result(self, number: int) -> KeyResult | None:

@@ -357,13 +357,24 @@ async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_ha
             submitted = bot.submit_form(cmd("alice", "checkin"), "checkin", fields)
             checkin = asyncio.ensure_future(_message(submitted))
         for _ in range(500):  # until the check-in waits for the lock (bounded: 5 s at most)
-            if await other.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
-            ):
+            await other.execute("SELECT pg_stat_clear_snapshot()")  # else a transaction sees one snapshot
+            waiting = await other.fetchval(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'"
+            )
+            if waiting is not None:
                 break
             await asyncio.sleep(0.01)
         else:
             raise AssertionError("the check-in never waited for the workspace's lock")
+        # A typed check-in's write is a transaction of its own (Database.write(single=True)): it
+        # no longer holds what its reads took (the identity read's lock on `member`); the form's
+        # writes share one transaction with its reads, which keeps them.
+        kept = await other.fetchval(
+            "SELECT count(*) FROM pg_locks l JOIN pg_class c ON c.oid = l.relation"
+            " WHERE l.pid = $1 AND c.relname = 'member'",
+            waiting,
+        )
+        assert kept == (0 if way == "command" else 1)
         if meanwhile == "edit":
             await other.execute("UPDATE key_result SET confidence = 9")
         else:
@@ -381,6 +392,41 @@ async def test_a_check_in_that_waits_for_the_lock_writes_what_is_true_once_it_ha
     else:
         assert reply.is_error and "KR-1 is archived" in reply.text
         assert kr.current == 0 and history == []
+
+
+async def test_a_check_in_without_a_transaction_leaves_none_of_that_to_the_next_write(db: Database, bot: Bot) -> None:
+    """PostgreSQL runs a typed check-in without a transaction; the pooled connection it used
+    goes back to transactions, so a later write that fails still leaves nothing behind."""
+    await ok(bot, "alice", 'team add growth "Growth"')
+    await ok(bot, "alice", 'objective add "Grow" --team growth')
+    await ok(bot, "alice", 'kr add O-1 "Active teams" --target 100')
+    for n in range(1, 6):
+        await ok(bot, "alice", f"checkin KR-1 {n * 10} 6")
+        with pytest.raises(RuntimeError):
+            async with db.write() as session:
+                base = (await session.exec(select(Objective))).one()
+                ids = {"workspace_id": base.workspace_id, "team_id": base.team_id, "cycle_id": base.cycle_id}
+                session.add(Objective(**ids, number=90 + n, title="never", owner_id=base.owner_id))
+                await session.flush()
+                raise RuntimeError("the write fails after its insert")
+    async with db.read() as session:
+        assert len((await session.exec(select(Objective))).all()) == 1
+        assert (await session.exec(select(KeyResult.current))).one() == 50
+
+
+async def test_a_newcomer_s_refused_check_in_registers_nobody(db: Database, bot: Bot) -> None:
+    """A first message that is a refused check-in (someone else's key result): nothing written,
+    not even the person, whichever way the check-in would have run."""
+    from store.models import Member
+
+    await ok(bot, "alice", 'team add growth "Growth"')
+    await ok(bot, "alice", 'objective add "Grow" --team growth')
+    await ok(bot, "alice", 'kr add O-1 "Active teams" --target 100')
+    refused = await bot.handle(cmd("carol", "checkin KR-1 40 5"))
+    assert refused.is_error and "Only the owner of KR-1" in refused.text
+    async with db.read() as session:
+        assert [m.external_id for m in (await session.exec(select(Member))).all()] == ["alice"]
+        assert (await session.exec(select(CheckIn))).all() == []
 
 
 async def _message(submitted: Awaitable[FormReply]) -> Message:

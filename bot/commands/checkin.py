@@ -93,7 +93,8 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
     Arg("confidence", CONFIDENCE, required=False),
     Arg("note", Rest("[note ...]", "note", MAX_NOTE), required=False),
     writes=lambda values: values.get("kr") is not None,  # alone, it only shows the form
-    locks_late=True,  # record() locks the workspace with the statement that writes
+    locks_late=True,  # record() locks the workspace with the statement that writes,
+    single_write=True,  # and that statement is its only write
 )
 async def checkin(
     ctx: Ctx,
