@@ -178,7 +178,7 @@ class Bot:
     async def _write(
         self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, locks_late: bool, single: bool = False
     ) -> T:
-        if single and not self.db.is_sqlite:
+        if single:
             done, result = await self._write_single(command, action)
             if done:
                 return result  # type: ignore[return-value]
@@ -194,10 +194,11 @@ class Bot:
             return result
 
     async def _write_single(self, command: Command, action: Callable[[Ctx], Awaitable[T]]) -> tuple[bool, T | None]:
-        """PostgreSQL: a command whose one write is its last statement, run without a transaction,
-        so the workspace's lock is held only while that statement runs. (False, None) when it
-        needs a transaction after all: a person to register first, or a lock to hold across
-        statements (the key result changed between the read and the write)."""
+        """A command whose one write is its last statement: on PostgreSQL run without a
+        transaction (Database.write(single=True)), so the workspace's lock is held only while
+        that statement runs. (False, None) when it needs a transaction after all: a person to
+        register first, or a lock to hold across statements (the key result changed between
+        the read and the write)."""
         try:
             async with self.db.write(single=True) as session:
                 session.info[LOCKS_LATE] = True

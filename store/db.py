@@ -114,11 +114,11 @@ class Database:
     async def peek(self, sql: str, params: Mapping[str, Any]) -> Sequence[Any] | None:
         """The first row of one short read statement (``:name`` placeholders), outside any session.
 
-        For the question a kept reply asks first (the workspace's revision: store.repo.Revisions):
-        no ORM, no transaction to begin and end, no pool ping. On SQLite it runs on a connection kept for
-        it, on the loop's thread, in autocommit, so it sees the last commit of any process (WAL
-        readers never wait for writers); on PostgreSQL on a small asyncpg pool of its own, as a
-        prepared statement. A failure raises: the caller goes the long way, which says what is wrong.
+        For the question a kept reply asks first (the workspace's revision:
+        :class:`store.repo.Revisions`): no ORM, no transaction to begin and end, no pool ping. On
+        SQLite it runs on a connection kept for it, on the loop's thread, in autocommit, so it
+        sees the last commit of any process (WAL readers never wait for writers); on PostgreSQL
+        on a small asyncpg pool of its own, as a prepared statement. A failure raises: the caller goes the long way, which says what is wrong.
         """
         if self.is_sqlite and self._peek_file is not None:
             if self._peek_connection is None:

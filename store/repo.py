@@ -400,8 +400,8 @@ class Repo:
         }
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
-            # One round trip instead of three, all of them while the workspace row is locked:
-            # the insert, the move and the revision raised (so touch() has nothing left to do).
+            # One statement instead of three, which takes the workspace's lock itself: the move,
+            # the insert and the revision raised (so touch() has nothing left to do).
             written = (await connection.execute(_CHECKIN_MOVE_TOUCH, {**checkin, "before": kr.confidence})).first()
             if written is None:
                 return False
