@@ -1,20 +1,27 @@
-"""Alignment across the value chain: the ``tree`` and the organisation view (``digest all``)."""
+"""Alignment across the value chain: the ``tree``, the organisation view (``digest all``), and
+the digests a subscription posts."""
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections import defaultdict
 from collections.abc import Sequence
 
 from bot.context import Ctx
-from bot.digest import current_cycle, stage_map
+from bot.digest import current_cycle, stage_map, team_digest
 from bot.messages import Block, Context, Divider, Fields, Header, Message, Span, Spans, Text, UserText, spans
 from bot.progress import WEEK, CycleClock
 from bot.scales import confidence_colour, progress
 from bot.views import Catalog, kr_line
 from store import reports
-from store.models import Capability, KeyResult, Objective, Team
+from store.db import Session
+from store.models import Capability, KeyResult, Member, Objective, Schedule, Team, row_id
+from store.repo import Repo
 from store.reports import KrFigures
+from store.rhythm import workspace
+
+log = logging.getLogger(__name__)
 
 
 def _join(parts: Sequence[Spans]) -> Spans:
@@ -39,16 +46,16 @@ def _objective(o: Objective, catalog: Catalog, children: dict[int, list[Objectiv
     parent = catalog.objectives.get(o.parent_id) if o.parent_id else None
     if parent is not None:
         blocks.append(Context(spans("↑ under ", _link(parent, catalog.teams))))
-    below = children.get(o.id, [])  # type: ignore[call-overload]
+    below = children.get(row_id(o), [])
     if below:
         blocks.append(Context(spans("↓ supported by ", _join([_link(c, catalog.teams) for c in below]))))
-    blocks.extend(kr_line(kr, catalog.person(kr.owner_id)) for kr in catalog.krs.get(o.id, []))  # type: ignore[call-overload]
+    blocks.extend(kr_line(kr, catalog.person(kr.owner_id)) for kr in catalog.krs.get(row_id(o), []))
     return blocks
 
 
 async def tree(ctx: Ctx, team: Team | None) -> Message:
     cycle = await current_cycle(ctx)
-    everything = await reports.cycle_objectives(ctx.repo, cycle.id)  # type: ignore[arg-type]
+    everything = await reports.cycle_objectives(ctx.repo, row_id(cycle))
     shown = [o for o in everything if team is None or o.team_id == team.id]
     catalog = await Catalog.load(ctx.repo, everything)
     children: dict[int, list[Objective]] = defaultdict(list)
@@ -120,11 +127,11 @@ async def organisation(ctx: Ctx) -> Message:
     repo = ctx.repo
     cycle = await current_cycle(ctx)
     clock = CycleClock(cycle, ctx.today)
-    objectives = await reports.cycle_objectives(repo, cycle.id)  # type: ignore[arg-type]
-    krs = await reports.cycle_kr_figures(repo, cycle.id)  # type: ignore[arg-type]
+    objectives = await reports.cycle_objectives(repo, row_id(cycle))
+    krs = await reports.cycle_kr_figures(repo, row_id(cycle))
     capabilities = await repo.capabilities()
-    teams = {t.id: t for t in await repo.teams()}
-    checked = await reports.checked_in_owners(repo, cycle.id, ctx.now - WEEK)  # type: ignore[arg-type]
+    teams = {row_id(t): t for t in await repo.teams()}
+    checked = await reports.checked_in_owners(repo, row_id(cycle), ctx.now - WEEK)
     owners = await reports.members_by_ids(repo, list({k.owner_id for k in krs}))
     stages = stage_map(capabilities)
     by_objective: dict[int, list[KrFigures]] = defaultdict(list)
@@ -135,7 +142,7 @@ async def organisation(ctx: Ctx) -> Message:
     for o in objectives:
         by_team[o.team_id].append(o)
         if o.capability_id in stages:
-            by_stage[stages[o.capability_id].id].append(o)  # type: ignore[index]
+            by_stage[row_id(stages[o.capability_id])].append(o)
     stage_teams = {stage_id: {o.team_id for o in on_stage} for stage_id, on_stage in by_stage.items()}
 
     blocks: list[Block] = [Header(("Digest · the whole organisation",)), Context((clock.line(),))]
@@ -143,17 +150,17 @@ async def organisation(ctx: Ctx) -> Message:
     for index, stage in enumerate(
         sorted((c for c in capabilities if c.parent_id is None), key=lambda c: (c.position, c.key)), 1
     ):
-        on_stage = by_stage.get(stage.id, [])  # type: ignore[call-overload]
-        stage_krs = [k for o in on_stage for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
-        team_count = _plural(len(stage_teams.get(stage.id, ())), "team")  # type: ignore[call-overload]
+        on_stage = by_stage.get(row_id(stage), [])
+        stage_krs = [k for o in on_stage for k in by_objective.get(row_id(o), [])]
+        team_count = _plural(len(stage_teams.get(row_id(stage), ())), "team")
         stage_rows.append((f"{index}. {stage.name}", (_figures(len(on_stage), stage_krs, f" · {team_count}"),)))
     if stage_rows:
         blocks += [Text(("The value chain",), strong=True), Fields(tuple(stage_rows))]
 
     team_rows: list[tuple[str, Spans]] = []
     for team in sorted(teams.values(), key=lambda t: t.key):
-        own = by_team.get(team.id, [])  # type: ignore[call-overload]
-        own_krs = [k for o in own for k in by_objective.get(o.id, [])]  # type: ignore[call-overload]
+        own = by_team.get(row_id(team), [])
+        own_krs = [k for o in own for k in by_objective.get(row_id(o), [])]
         people = {k.owner_id for k in own_krs if not _away(owners.get(k.owner_id), clock.today)}
         done = {owner for owner in people if (team.id, owner) in checked}
         extra = f" · checked in {len(done)}/{len(people)}" if people else ""
@@ -162,20 +169,20 @@ async def organisation(ctx: Ctx) -> Message:
         blocks += [Text(("Teams",), strong=True), Fields(tuple(team_rows))]
 
     blocks += _links(objectives, teams, await _parents(repo, objectives))
-    blocks += await _gaps(ctx, cycle.id, capabilities, stage_teams, teams)  # type: ignore[arg-type]
+    blocks += await _gaps(ctx, row_id(cycle), capabilities, stage_teams, teams)
     return Message(blocks=tuple(blocks), visibility="channel")
 
 
-def _away(member, today: dt.date) -> bool:  # type: ignore[no-untyped-def]
-    return bool(member and member.away_until and member.away_until >= today)
+def _away(member: Member | None, today: dt.date) -> bool:
+    return bool(member and member.is_away(today))
 
 
-async def _parents(repo, objectives: list[Objective]) -> dict[int, Objective]:  # type: ignore[no-untyped-def]
-    known = {o.id: o for o in objectives}
+async def _parents(repo: Repo, objectives: list[Objective]) -> dict[int, Objective]:
+    known = {row_id(o): o for o in objectives}
     missing = [o.parent_id for o in objectives if o.parent_id and o.parent_id not in known]
     if missing:
-        known.update({o.id: o for o in await repo.objectives(ids=missing, include_archived=True)})
-    return known  # type: ignore[return-value]
+        known.update({row_id(o): o for o in await repo.objectives(ids=missing, include_archived=True)})
+    return known
 
 
 def _links(objectives: list[Objective], teams: dict[int, Team], known: dict[int, Objective]) -> list[Block]:
@@ -188,8 +195,8 @@ def _links(objectives: list[Objective], teams: dict[int, Team], known: dict[int,
     if not pairs:
         return [Text(("Across teams: no objective supports another team's yet.",))]
     rows: list[Block] = [Text(("Across teams",), strong=True)]
-    for (child, parent), count in sorted(pairs.items(), key=lambda item: (-item[1], item[0])):
-        a, b = teams.get(child), teams.get(parent)
+    for (child, parent_team), count in sorted(pairs.items(), key=lambda item: (-item[1], item[0])):
+        a, b = teams.get(child), teams.get(parent_team)
         if a and b:
             rows.append(Context((f"{a.key} → {b.key}: {count} objective{'s' if count > 1 else ''}",)))
     return rows
@@ -204,7 +211,7 @@ async def _gaps(
         blocks.append(Context(spans("Nobody supports: ", _join([(UserText(c.name),) for c in unsupported]))))
     lonely: list[Span | Spans] = []
     for stage in (c for c in capabilities if c.parent_id is None):
-        fed = stage_teams.get(stage.id, set())  # type: ignore[arg-type]
+        fed = stage_teams.get(row_id(stage), set())
         if len(fed) == 1:
             (only,) = fed
             lonely.append(spans(UserText(stage.name), f" (only {teams[only].key})" if only in teams else ""))
@@ -213,3 +220,21 @@ async def _gaps(
     if len(blocks) == 1:
         blocks.append(Context(("None: every capability is supported by two teams or more.",)))
     return blocks
+
+
+async def scheduled_digest(session: Session, schedule: Schedule, now: dt.datetime) -> Message | None:
+    """The digest a subscription posts (its team's, or the organisation's), for the whole channel;
+    None when there is nothing to post (the team is gone, or there is no cycle yet)."""
+    space = await workspace(session, schedule.workspace_id)
+    if space is None:
+        return None
+    repo = Repo(session, schedule.workspace_id)
+    ctx = Ctx.scheduled(repo, space, timezone=schedule.timezone, channel=schedule.channel or "", now=now)
+    team = await repo.team_by_id(schedule.team_id) if schedule.team_id is not None else None
+    if schedule.team_id is not None and team is None:
+        return None
+    message = await (team_digest(ctx, team) if team is not None else organisation(ctx))
+    if message.is_error:
+        log.info("no digest for schedule %s: %s", schedule.id, message.text[:200])
+        return None
+    return Message(message.blocks, visibility="channel")

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from bot.cache import ReadCache
-from bot.command import Command
+from bot.command import Actor, Command, Platform, WorkspaceRef
 from bot.errors import NotFound, UserError
 from bot.scales import quarter_of
 from bot.views import Board
@@ -30,6 +31,16 @@ class Ctx:
     command: Command
     now: dt.datetime  # aware, UTC
     cache: ReadCache | None = None  # in a read transaction: reads kept until the next write
+
+    @classmethod
+    def scheduled(cls, repo: Repo, workspace: Workspace, *, timezone: str, channel: str, now: dt.datetime) -> Ctx:
+        """A scheduled run's context: okrbot itself asks, in the schedule's timezone. Its actor
+        is no member of the workspace and is never stored: a scheduled run only reads."""
+        me = Member(workspace_id=repo.workspace_id, external_id="okrbot", display_name="okrbot", timezone=timezone)
+        platform = cast(Platform, workspace.platform)  # the column holds one of them, as a plain string
+        ref = WorkspaceRef(platform, workspace.external_id, workspace.name)
+        command = Command(ref, Actor("okrbot", "okrbot"), "digest", channel=channel, source="scheduler")
+        return cls(repo=repo, workspace=workspace, actor=me, command=command, now=now)
 
     async def board(self) -> Board:
         """Every objective in the open cycles, with what it takes to show them."""
@@ -92,7 +103,9 @@ class Ctx:
         member = await self.repo.member_by_external(external_id)
         if member is None:
             name = self.command.mentions.get(external_id) or name or external_id
-            member = await self.repo.add(Member(external_id=external_id, display_name=name[:200]))
+            member = await self.repo.add(
+                Member(workspace_id=self.repo.workspace_id, external_id=external_id, display_name=name[:200])
+            )
         return member
 
     async def current_cycle(self, *, create: bool) -> Cycle:
@@ -110,4 +123,4 @@ class Ctx:
             )
         if not create:
             raise NotFound("There is no current cycle yet; it is created with the first objective.")
-        return await self.repo.add(Cycle(name=name, starts_on=first, ends_on=last))
+        return await self.repo.add(Cycle(workspace_id=self.repo.workspace_id, name=name, starts_on=first, ends_on=last))

@@ -3,13 +3,21 @@
 A :class:`Message` is a tuple of typed blocks.  Text inside blocks is a tuple of spans:
 plain ``str`` written by okrbot, :class:`UserText` written by a person (each renderer escapes
 it for its platform so it can never mention, link or format), and :class:`Mention`.
+
+Every block draws itself as plain text (:meth:`plain`): the terminal shows that, and the
+platforms use it as their notification fallback. A message also round-trips through plain JSON
+values (:func:`encode`, :func:`decode`): the delivery outbox stores it that way.
 """
 
 from __future__ import annotations
 
+import base64
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, TypeAlias
+
+from bot.scales import Colour
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,12 +52,34 @@ def spans(*parts: Span | Spans | None) -> Spans:
     return tuple(out)
 
 
-Colour = Literal["red", "yellow", "green", "grey"]
+def plain(parts: Spans) -> str:
+    """Spans as plain text: what people typed as typed, mentions as ``@name``."""
+    out = []
+    for part in parts:
+        if isinstance(part, UserText):
+            out.append(part.text)
+        elif isinstance(part, Mention):
+            out.append(f"@{part.name}")
+        else:
+            out.append(part)
+    return "".join(out)
+
+
+DOTS = {"red": "🔴", "yellow": "🟡", "green": "🟢", "grey": "⚪"}
+
+
+def bar(fraction: float, width: int = 10) -> str:
+    """A progress bar in block characters: ``████░░░░░░`` for 0.4."""
+    filled = round(max(0.0, min(1.0, fraction)) * width)
+    return "█" * filled + "░" * (width - filled)
 
 
 @dataclass(frozen=True, slots=True)
 class Header:
     text: Spans
+
+    def plain(self) -> str:
+        return f"== {plain(self.text)} =="
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,12 +87,18 @@ class Text:
     text: Spans
     strong: bool = False
 
+    def plain(self) -> str:
+        return plain(self.text)
+
 
 @dataclass(frozen=True, slots=True)
 class Fields:
     """Label/value pairs, shown as a two-column list or a fact set."""
 
     items: tuple[tuple[str, Spans], ...]
+
+    def plain(self) -> str:
+        return "\n".join(f"{label}: {plain(value)}" for label, value in self.items)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +112,12 @@ class Progress:
     colour: Colour = "grey"
     ref: str | None = None  # "KR-7": lets a surface offer a check-in button
 
+    def plain(self) -> str:
+        confidence = f" · {DOTS[self.colour]} {self.confidence}/10" if self.confidence is not None else ""
+        return (
+            f"  {plain(self.label)}\n    {bar(self.fraction)} {round(self.fraction * 100)}% · {self.detail}{confidence}"
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Context:
@@ -83,10 +125,14 @@ class Context:
 
     text: Spans
 
+    def plain(self) -> str:
+        return f"  {plain(self.text)}"
+
 
 @dataclass(frozen=True, slots=True)
 class Divider:
-    pass
+    def plain(self) -> str:
+        return "  ---"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,6 +145,9 @@ class Button:
 @dataclass(frozen=True, slots=True)
 class Actions:
     buttons: tuple[Button, ...]
+
+    def plain(self) -> str:
+        return "  " + "   ".join(f"[{button.label}: {button.command}]" for button in self.buttons)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,12 +177,25 @@ class Form:
     submit_label: str
     action: str  # the name of the form, e.g. "checkin"
 
+    def plain(self) -> str:
+        lines = [self.title]
+        for group in self.groups:
+            lines.append(f"  {plain(group.title)}")
+            for f in group.fields:
+                initial = f" [{f.initial}]" if f.initial else ""
+                error = f"  ← {f.error}" if f.error else ""
+                lines.append(f"    {f.label}{initial}{error}")
+        return "\n".join(lines)
+
 
 @dataclass(frozen=True, slots=True)
 class Image:
     png: bytes = field(repr=False)
     alt: str
     name: str = "chart.png"
+
+    def plain(self) -> str:
+        return f"[chart: {self.alt}]"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,11 +206,14 @@ class File:
     mime: str
     content: str = field(repr=False)
 
+    def plain(self) -> str:
+        return self.content.rstrip("\n")
+
 
 Block: TypeAlias = Header | Text | Fields | Progress | Context | Divider | Actions | Form | Image | File
 
 
-#: Marks a field that is not part of what a block says (bot/outbox.py does not store it).
+#: Marks a field that is not part of what a message says: never stored (:func:`encode`).
 TRANSIENT = "transient"
 
 
@@ -178,6 +243,45 @@ class Message:
 
     @property
     def text(self) -> str:
-        from bot.render_text import to_text
+        """The whole message as plain text, one block after another."""
+        return "\n".join(block.plain() for block in self.blocks)
 
-        return to_text(self)
+
+# -- as JSON: each dataclass as an object naming its type -----------------------------------------
+
+
+def _encode(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        fields = {
+            f.name: _encode(getattr(value, f.name)) for f in dataclasses.fields(value) if not f.metadata.get(TRANSIENT)
+        }
+        return {"_": type(value).__name__, **fields}
+    if isinstance(value, tuple | list):
+        return [_encode(item) for item in value]
+    if isinstance(value, bytes):
+        return {"_b": base64.b64encode(value).decode()}
+    return value
+
+
+def encode(message: Message) -> Any:
+    """The message as plain JSON values (dicts, lists, strings, numbers)."""
+    return _encode(message)
+
+
+def decode(value: Any) -> Any:
+    """What :func:`encode` made, as the dataclasses again."""
+    if isinstance(value, list):
+        return tuple(decode(item) for item in value)
+    if isinstance(value, dict):
+        if "_b" in value:
+            return base64.b64decode(value["_b"])
+        cls = _TYPES[value["_"]]
+        return cls(**{k: decode(v) for k, v in value.items() if k != "_"})
+    return value
+
+
+_TYPES: dict[str, type] = {
+    cls.__name__: cls
+    for cls in (UserText, Mention, Header, Text, Fields, Progress, Context, Divider, Button, Actions, FormField,
+                FormGroup, Form, Image, File, Message)
+}  # fmt: skip

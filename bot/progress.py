@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from bot.scales import CONFIDENCE_START, elapsed, pace, progress
-from store.models import Cycle, KeyResult, Member
+from store.models import Cycle, KeyResult, Member, row_id
 
 WEEK = dt.timedelta(days=7)
 
@@ -111,20 +111,20 @@ def statuses(
         by_kr[entry.key_result_id].append(entry)
     out: dict[int, KrStatus] = {}
     for kr in krs:
-        entries = by_kr.get(kr.id, [])  # type: ignore[arg-type]
+        entries = by_kr.get(row_id(kr), [])
         last = entries[-1].created_at if entries else None
         week_ago = _confidence_at(entries, now - WEEK, kr)
         owner = owners.get(kr.owner_id)
         value = progress(kr.start, kr.target, kr.current)
         notes = [e.note for e in entries if e.note]
-        out[kr.id] = KrStatus(  # type: ignore[index]
+        out[row_id(kr)] = KrStatus(
             kr=kr,
             progress=value,
             pace=pace(value, clock.elapsed),
             change=None if week_ago is None else kr.confidence - week_ago,
             checked_in=last is not None and last > now - WEEK,
             stale=(last or kr.created_at) <= now - 2 * WEEK,
-            away=bool(owner and owner.away_until and owner.away_until >= clock.today),
+            away=bool(owner and owner.is_away(clock.today)),
             note=notes[-1] if notes else None,
         )
     return out
@@ -158,7 +158,7 @@ def weekly_series(
         for kr in krs:
             if kr.created_at >= moment:
                 continue
-            before = [c for c in by_kr.get(kr.id, []) if c.created_at < moment]  # type: ignore[arg-type]
+            before = [c for c in by_kr.get(row_id(kr), []) if c.created_at < moment]
             value, confidence = (before[-1].value, before[-1].confidence) if before else (kr.start, CONFIDENCE_START)
             points[kr.objective_id].append((progress(kr.start, kr.target, value), confidence))
         for objective_id, pairs in points.items():

@@ -1,11 +1,19 @@
-"""The fixed scales of DESIGN.md: confidence, progress, pace, score, quarters."""
+"""The fixed scales: confidence, progress, pace, score, quarters and weeks.
+
+Confidence is an integer 0–10: 0–3 off track (red), 4–6 at risk (yellow), 7–10 on track
+(green); a new key result starts at 5. Progress is (current − start) / (target − start),
+clamped to 0–1. Behind pace means progress trails the cycle's elapsed share by over 20 points.
+A weekly period is the ISO week where the schedule (or the person) is.
+"""
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+from typing import Literal
+from zoneinfo import ZoneInfo
 
-from bot.messages import Colour
+Colour = Literal["red", "yellow", "green", "grey"]
 
 CONFIDENCE_MIN, CONFIDENCE_MAX, CONFIDENCE_START = 0, 10, 5
 BEHIND_PACE_POINTS = 0.20
@@ -71,9 +79,17 @@ def quarter_of(day: dt.date) -> tuple[str, dt.date, dt.date]:
     return f"{day.year}-Q{q + 1}", first, last
 
 
-def bar(fraction: float, width: int = 10) -> str:
-    filled = round(max(0.0, min(1.0, fraction)) * width)
-    return "█" * filled + "░" * (width - filled)
+def period_key(instant: dt.datetime, timezone: str) -> str:
+    """The ISO week holding ``instant`` where ``timezone`` is, e.g. ``2026-W47``."""
+    year, week, _ = instant.astimezone(ZoneInfo(timezone)).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def week_start(instant: dt.datetime, timezone: str) -> dt.datetime:
+    """Monday 00:00 of the ISO week holding ``instant`` in ``timezone``, as a UTC instant."""
+    local = instant.astimezone(ZoneInfo(timezone))
+    monday = local.date() - dt.timedelta(days=local.weekday())
+    return dt.datetime.combine(monday, dt.time(), tzinfo=ZoneInfo(timezone)).astimezone(dt.UTC)
 
 
 def number(value: float) -> str:

@@ -23,15 +23,13 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy import update
-from sqlmodel import col, select
-
 from bot.command import WorkspaceRef
 from bot.outbound import DeliveryError, Outbound
 from bot.outbox import Envelope
 from scheduler.pacing import Pacer
-from store.db import Database
-from store.models import Delivery, Workspace, utcnow
+from store import outbox
+from store.db import Database, Session
+from store.models import utcnow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], dt.datetime]
@@ -74,12 +72,16 @@ class Dispatcher:
     max_inline_wait: float = 2.0  # a longer pacing wait puts the row back for later
     sleep: Sleep = asyncio.sleep
     rng: Callable[[], float] = random.random
+    #: The workspaces with due rows, and when they were looked up: a second's worth of batches
+    #: share one DISTINCT scan.
+    _spaces: tuple[float, list[int]] | None = field(default=None, init=False, repr=False)
+    _turn: int = field(default=0, init=False, repr=False)  # whose turn it is to go first
 
     # -- claiming ------------------------------------------------------------------------------
 
     async def claim(self) -> list[Claimed]:
         claimed = await self._claim()
-        if not claimed and getattr(self, "_spaces", None) is not None:
+        if not claimed and self._spaces is not None:
             self._spaces = None  # the cached workspaces may be stale: look again before saying "none"
             claimed = await self._claim()
         return claimed
@@ -93,71 +95,38 @@ class Dispatcher:
         """
         if not self.outbounds:
             return []
-        now = self.clock()
-        due = (
-            col(Delivery.status).in_(("pending", "sending")),
-            Delivery.next_attempt_at <= now,
-            col(Workspace.platform).in_(list(self.outbounds)),
-        )
+        now, platforms = self.clock(), list(self.outbounds)
         async with self.db.read() as session:  # an idle poll takes no write lock
-            if not await self._due_workspaces(session, due):
+            if not await self._due_workspaces(session, platforms, now):
                 return []
         async with self.db.write() as session:
-            spaces = await self._due_workspaces(session, due)
+            spaces = await self._due_workspaces(session, platforms, now)
             if not spaces:
                 return []
-            self._turn = (getattr(self, "_turn", 0) + 1) % len(spaces)
+            self._turn = (self._turn + 1) % len(spaces)
             spaces = sorted(spaces)
             spaces = spaces[self._turn :] + spaces[: self._turn]
-            share = max(1, -(-self.batch // len(spaces)))
-            rows: list = []  # type: ignore[type-arg]
-            for workspace_id in spaces:
-                if len(rows) >= self.batch:
-                    break
-                query = (
-                    select(Delivery.id, Delivery.attempts, Delivery.kind, Delivery.payload, Workspace.platform,
-                           Workspace.external_id, Workspace.name)
-                    .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
-                    .where(Delivery.workspace_id == workspace_id, *due)
-                    .order_by(col(Delivery.next_attempt_at), col(Delivery.id))
-                    .limit(min(share, self.batch - len(rows)))
-                    .with_for_update(of=Delivery, skip_locked=True)
-                )  # fmt: skip
-                rows.extend((await session.exec(query)).all())
-            if not rows:
-                return []
-            await session.exec(  # type: ignore[call-overload]
-                update(Delivery)
-                .where(col(Delivery.id).in_([r[0] for r in rows]))
-                .values(status="sending", attempts=Delivery.attempts + 1,
-                        next_attempt_at=now + dt.timedelta(seconds=self.lease))
-            )  # fmt: skip
+            rows = await outbox.claim(
+                session, spaces, platforms, now, batch=self.batch, lease=dt.timedelta(seconds=self.lease)
+            )
         return [
-            Claimed(r[0], r[1] + 1, r[2], r[3], WorkspaceRef(r[4], r[5], r[6]))  # type: ignore[arg-type]
+            Claimed(r.id, r.attempts, r.kind, r.payload, WorkspaceRef(r.platform, r.external_id, r.workspace_name))  # type: ignore[arg-type]
             for r in rows
         ]
 
-    async def _due_workspaces(self, session, due) -> list[int]:  # type: ignore[no-untyped-def]
+    async def _due_workspaces(self, session: Session, platforms: list[str], now: dt.datetime) -> list[int]:
         """The workspaces with due rows; the DISTINCT scan is cached for a second, not run per batch."""
         monotonic = time.monotonic()
-        cached = getattr(self, "_spaces", None)
+        cached = self._spaces
         if cached is not None and monotonic - cached[0] < 1.0 and cached[1]:
             return cached[1]
-        spaces = list((await session.exec(
-            select(Delivery.workspace_id).join(Workspace, col(Workspace.id) == Delivery.workspace_id)
-            .where(*due).distinct().limit(64)
-        )).all())  # fmt: skip
+        spaces = await outbox.due_workspaces(session, platforms, now)
         self._spaces = (monotonic, spaces)
         return spaces
 
     async def _finish(self, claimed: Claimed, **values: object) -> None:
         async with self.db.write() as session:
-            await session.exec(  # type: ignore[call-overload]
-                update(Delivery)
-                .where(col(Delivery.id) == claimed.id, Delivery.status == "sending",
-                       Delivery.attempts == claimed.attempts)
-                .values(**values)
-            )  # fmt: skip
+            await outbox.finish(session, claimed.id, claimed.attempts, values)
 
     # -- sending -------------------------------------------------------------------------------
 
@@ -191,7 +160,7 @@ class Dispatcher:
                 await outbound.post_channel(claimed.workspace, envelope.target, envelope.message)
         except DeliveryError as exc:
             return await self._failed(claimed, str(exc), exc.retry_after, exc.permanent)
-        except Exception as exc:  # noqa: BLE001 - a broken sender must not stop the others
+        except Exception as exc:
             log.exception("sending delivery %s failed", claimed.id)
             return await self._failed(claimed, f"{exc.__class__.__name__}: {exc}", None, False)
         await self._finish(claimed, status="sent", sent_at=self.clock(), last_error=None)
@@ -259,7 +228,7 @@ class Dispatcher:
                 try:
                     stats = await self.run_once()
                     pause = idle
-                except Exception:  # noqa: BLE001 - the database may be away for a moment
+                except Exception:
                     log.exception("dispatcher %d: a round failed; trying again in %.0f s", number, pause)
                     stats, pause = Stats(), min(pause * 2, 60.0)
                 if stats.claimed == 0:

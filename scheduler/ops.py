@@ -5,13 +5,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping
 
-from sqlmodel import col, select
-
 from bot.outbound import Outbound
 from scheduler.dispatch import Dispatcher, Stats
 from scheduler.runs import What, matching_schedules, send_now
+from store import outbox
 from store.db import Database
-from store.models import Delivery, Workspace, utcnow
+from store.models import utcnow
 
 
 async def send(
@@ -30,22 +29,14 @@ async def send(
     queued = await send_now(db, what, schedules, now)
     stats = await Dispatcher(db, outbounds).drain(seconds=seconds)
     async with db.read() as session:
-        pending = len((await session.exec(select(Delivery.id).where(Delivery.status == "pending"))).all())
+        pending = await outbox.pending_count(session)
     return queued, stats, pending
 
 
 async def deliveries(db: Database, *, status: str | None = None, limit: int = 200) -> list[str]:
     """The latest deliveries, one line each."""
-    query = (
-        select(Delivery, Workspace.platform, Workspace.external_id)
-        .join(Workspace, col(Workspace.id) == Delivery.workspace_id)
-        .order_by(col(Delivery.id).desc())
-        .limit(limit)
-    )
-    if status:
-        query = query.where(Delivery.status == status)
     async with db.read() as session:
-        rows = (await session.exec(query)).all()
+        rows = await outbox.latest(session, status=status, limit=limit)
     lines = []
     for delivery, platform, external_id in rows:
         when = (delivery.sent_at or delivery.next_attempt_at).strftime("%Y-%m-%d %H:%M")

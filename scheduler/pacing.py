@@ -29,7 +29,7 @@ class PlatformLimits:
     per_workspace: Limit | None
 
 
-#: The documented limits (PLATFORMS.md): Slack chat.postMessage ~1/s per channel and a workspace-wide
+#: The platforms' published limits: Slack chat.postMessage ~1/s per channel and a workspace-wide
 #: limit it does not publish (10/s here, configurable); Teams 7/s (60 per 30 s) per conversation and
 #: 30 requests/s per bot per tenant. The local surfaces are not limited.
 DEFAULT_LIMITS: dict[str, PlatformLimits] = {

@@ -1,8 +1,8 @@
 """The due runs: what a firing of a schedule writes to the outbox.
 
-Each run is idempotent: it writes one delivery row per recipient and period with
-INSERT … ON CONFLICT DO NOTHING (:func:`bot.outbox.enqueue`), so the same run fired by three
-instances, or fired again after a restart, creates every message once.
+Each run is idempotent: it writes one delivery row per recipient and period, and the outbox
+inserts only the rows that do not exist yet (:func:`bot.outbox.send_once`), so the same run
+fired by three instances, or fired again after a restart, creates every message once.
 """
 
 from __future__ import annotations
@@ -14,31 +14,16 @@ from dataclasses import dataclass
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-from bot.alignment import organisation
-from bot.command import Actor, Command, WorkspaceRef
+from bot.alignment import scheduled_digest
+from bot.commands.checkin import prompt_message, reminder_message
 from bot.commands.schedule import CHECKIN_DEFAULT, REMIND_DEFAULT, is_zone
-from bot.context import Ctx
-from bot.digest import team_digest
-from bot.messages import Message
-from bot.outbox import (
-    Envelope,
-    Outgoing,
-    checked_in_since,
-    enqueue,
-    existing,
-    is_away,
-    owners,
-    period_key,
-    prompt_message,
-    reminder_message,
-)
+from bot.outbox import Envelope, Outgoing, enqueue, send_once
+from bot.scales import period_key
 from scheduler.times import Rhythm, last_fire, shifted
-from store.db import Database
-from store.models import Cycle, KeyResult, Member, Objective, Schedule, Team, Workspace
-from store.repo import Repo
+from store import outbox, rhythm
+from store.db import Database, Session
+from store.models import Member, Schedule
+from store.rhythm import Owner
 
 log = logging.getLogger(__name__)
 JobKind = Literal["prompt", "reminder", "digest"]
@@ -67,56 +52,37 @@ def _today(now: dt.datetime, timezone: str) -> dt.date:
     return now.astimezone(ZoneInfo(timezone)).date()
 
 
-async def all_schedules(session: AsyncSession) -> list[Schedule]:
-    return list((await session.exec(select(Schedule).order_by(Schedule.id))).all())
-
-
 async def plan(db: Database, now: dt.datetime) -> list[Job]:
     """Every cron job the schedules ask for: check-ins fire once per timezone their owners live in."""
     async with db.read() as session:
-        rows = await all_schedules(session)
-        zones = await _owner_zones(session, _today(now, "UTC"))
+        rows = await rhythm.all_schedules(session)
+        zones = await rhythm.owner_zones(session, _today(now, "UTC"))
     jobs: list[Job] = []
     for row in rows:
-        rhythm = Rhythm(row.weekday, row.time)
+        when = Rhythm(row.weekday, row.time)
         if row.what == "digest":
-            jobs.append(Job("digest", row.id, rhythm, row.timezone))  # type: ignore[arg-type]
+            jobs.append(Job("digest", row.id, when, row.timezone))  # type: ignore[arg-type]
             continue
         names = {z if z and is_zone(z) else row.timezone for z in zones.get((row.workspace_id, row.team_id), set())}
         for name in sorted(names | {row.timezone}):
-            jobs.append(Job("prompt", row.id, rhythm, name))  # type: ignore[arg-type]
+            jobs.append(Job("prompt", row.id, when, name))  # type: ignore[arg-type]
             if row.remind_after_hours:
-                jobs.append(Job("reminder", row.id, shifted(rhythm, row.remind_after_hours), name))  # type: ignore[arg-type]
+                jobs.append(Job("reminder", row.id, shifted(when, row.remind_after_hours), name))  # type: ignore[arg-type]
     return jobs
-
-
-async def _owner_zones(session: AsyncSession, today: dt.date) -> dict[tuple[int, int], set[str | None]]:
-    query = (
-        select(Objective.workspace_id, Objective.team_id, Member.timezone)
-        .join(KeyResult, col(KeyResult.objective_id) == Objective.id)
-        .join(Cycle, col(Cycle.id) == Objective.cycle_id)
-        .join(Member, col(Member.id) == KeyResult.owner_id)
-        .where(col(KeyResult.archived).is_(False), col(Cycle.closed).is_(False), Cycle.ends_on >= today)
-        .distinct()
-    )
-    zones: dict[tuple[int, int], set[str | None]] = {}
-    for workspace_id, team_id, timezone in (await session.exec(query)).all():
-        zones.setdefault((workspace_id, team_id), set()).add(timezone)
-    return zones
 
 
 # -- prompts and reminders ---------------------------------------------------------------------
 
 
-async def _recipients(session: AsyncSession, schedule: Schedule, at: dt.datetime, timezone: str | None):  # type: ignore[no-untyped-def]
+async def _recipients(session: Session, schedule: Schedule, at: dt.datetime, timezone: str | None) -> list[Owner]:
     """The owners this run is for: in ``timezone`` (all when None), and not away there today."""
-    found = await owners(session, schedule.workspace_id, _today(at, schedule.timezone), team_id=schedule.team_id)
+    found = await rhythm.owners(session, schedule.workspace_id, _today(at, schedule.timezone), team_id=schedule.team_id)
     chosen = []
     for owner in found:
         zone = effective_zone(owner.member, schedule)
         if timezone is not None and zone != timezone:
             continue
-        if is_away(owner.member, _today(at, zone)):
+        if owner.member.is_away(_today(at, zone)):
             continue
         chosen.append(owner)
     return chosen
@@ -129,13 +95,9 @@ async def run_prompts(
     period = period_key(fire, schedule.timezone)
     async with db.write() as session:
         chosen = await _recipients(session, schedule, fire, timezone)
-        done = await existing(session, schedule.workspace_id, "prompt", period, [o.member.external_id for o in chosen])
-        rows = [
-            Outgoing("prompt", o.member.external_id, period,
-                     Envelope("direct", o.member.external_id, prompt_message(o.member, o.krs)))
-            for o in chosen if o.member.external_id not in done
-        ]  # fmt: skip
-        return await enqueue(session, schedule.workspace_id, rows, now)
+        fanout = await send_once(session, schedule.workspace_id, "prompt", period, chosen,
+                                 lambda o: prompt_message(o.member, o.krs), now)  # fmt: skip
+        return fanout.new
 
 
 async def run_reminders(
@@ -148,19 +110,17 @@ async def run_reminders(
     async with db.write() as session:
         chosen = await _recipients(session, schedule, fire, timezone)
         ids = [o.member.external_id for o in chosen]
-        prompts = await existing(session, schedule.workspace_id, "prompt", period, ids)
-        reminded = await existing(session, schedule.workspace_id, "reminder", period, ids)
+        prompts = await outbox.existing(session, schedule.workspace_id, "prompt", period, ids)
+        reminded = await outbox.existing(session, schedule.workspace_id, "reminder", period, ids)
         chosen = [o for o in chosen if o.member.external_id in prompts and o.member.external_id not in reminded]
         if not chosen:
             return 0
         since = min(prompts[o.member.external_id].created_at for o in chosen)
-        done = await checked_in_since(session, schedule.workspace_id, [o.member.id for o in chosen], since)  # type: ignore[misc]
-        rows = [
-            Outgoing("reminder", o.member.external_id, period,
-                     Envelope("direct", o.member.external_id, reminder_message(o.member, o.krs)))
-            for o in chosen if o.member.id not in done
-        ]  # fmt: skip
-        return await enqueue(session, schedule.workspace_id, rows, now)
+        done = await rhythm.checked_in_since(session, schedule.workspace_id, [o.member.id for o in chosen], since)  # type: ignore[misc]
+        fanout = await send_once(session, schedule.workspace_id, "reminder", period,
+                                 [o for o in chosen if o.member.id not in done],
+                                 lambda o: reminder_message(o.member, o.krs), now)  # fmt: skip
+        return fanout.new
 
 
 # -- digests -----------------------------------------------------------------------------------
@@ -177,35 +137,14 @@ async def run_digest(db: Database, schedule: Schedule, fire: dt.datetime, *, now
         return 0
     period = digest_period(schedule, fire)
     async with db.read(long=True) as session:
-        if await existing(session, schedule.workspace_id, "digest", period, [schedule.channel]):
+        if await outbox.existing(session, schedule.workspace_id, "digest", period, [schedule.channel]):
             return 0
-        message = await _render_digest(session, schedule, now)
+        message = await scheduled_digest(session, schedule, now)
     if message is None:
         return 0
     async with db.write() as session:
         row = Outgoing("digest", schedule.channel, period, Envelope("channel", schedule.channel, message))
         return await enqueue(session, schedule.workspace_id, [row], now)
-
-
-async def _render_digest(session: AsyncSession, schedule: Schedule, now: dt.datetime) -> Message | None:
-    workspace = await session.get(Workspace, schedule.workspace_id)
-    if workspace is None:
-        return None
-    repo = Repo(session, schedule.workspace_id)
-    me = Member(
-        workspace_id=schedule.workspace_id, external_id="okrbot", display_name="okrbot", timezone=schedule.timezone
-    )
-    command = Command(WorkspaceRef(workspace.platform, workspace.external_id, workspace.name),  # type: ignore[arg-type]
-                      Actor("okrbot", "okrbot"), "digest", channel=schedule.channel or "", source="scheduler")  # fmt: skip
-    ctx = Ctx(repo=repo, workspace=workspace, actor=me, command=command, now=now)
-    team = await repo.team_by_id(schedule.team_id) if schedule.team_id is not None else None
-    if schedule.team_id is not None and team is None:
-        return None
-    message = await (team_digest(ctx, team) if team is not None else organisation(ctx))
-    if message.is_error:
-        log.info("no digest for schedule %s: %s", schedule.id, message.text[:200])
-        return None
-    return Message(message.blocks, visibility="channel")
 
 
 # -- running by hand (okrbot send) -------------------------------------------------------------
@@ -219,14 +158,12 @@ async def matching_schedules(
     """The schedules ``okrbot send`` runs; a team with no check-in schedule gets the default one."""
     kind = "digest" if what == "digests" else "checkin"
     async with db.read() as session:
-        spaces = list((await session.exec(select(Workspace))).all())
-        if workspace is not None:
-            spaces = [w for w in spaces if workspace in (w.external_id, str(w.id))]
+        spaces = await rhythm.workspaces(session, workspace)
         ids = {w.id for w in spaces}
-        rows = [s for s in await all_schedules(session) if s.what == kind and s.workspace_id in ids]
+        rows = [s for s in await rhythm.all_schedules(session) if s.what == kind and s.workspace_id in ids]
         if team is None:
             return rows
-        teams = list((await session.exec(select(Team).where(Team.key == team, col(Team.workspace_id).in_(ids)))).all())
+        teams = await rhythm.teams_keyed(session, team, ids)  # type: ignore[arg-type]
         chosen = [s for s in rows if s.team_id in {t.id for t in teams}]
         if kind == "checkin":
             have = {s.team_id for s in chosen}

@@ -20,10 +20,11 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from scheduler.dispatch import Dispatcher
-from scheduler.runs import Job, run_digest, run_prompts, run_reminders
+from scheduler.runs import Job, plan, run_digest, run_prompts, run_reminders
 from scheduler.times import last_fire
+from store import rhythm
 from store.db import Database
-from store.models import Schedule, utcnow
+from store.models import utcnow
 
 log = logging.getLogger(__name__)
 RECONCILE_ID = "okrbot:reconcile"
@@ -56,8 +57,6 @@ class SchedulerService:
 
     async def reload(self) -> bool:
         """Bring the cron jobs in line with the schedule table; whether anything changed."""
-        from scheduler.runs import plan
-
         wanted = {job.id: job for job in await plan(self.db, self.clock())}
         changed = wanted != self.jobs
         if self.scheduler is not None:
@@ -89,7 +88,7 @@ class SchedulerService:
                 log.info("scheduler: skipped %s of %s: %s late, more than the %s grace", job.id, fire.isoformat(), late, self.grace)  # fmt: skip
             return 0
         async with self.db.read() as session:
-            schedule = await session.get(Schedule, job.schedule_id)
+            schedule = await rhythm.schedule(session, job.schedule_id)
         if schedule is None:
             return 0
         if job.kind == "prompt":
@@ -119,7 +118,7 @@ class SchedulerService:
         try:
             await self.reload()
             await self.run_due()
-        except Exception:  # noqa: BLE001 - try again next time
+        except Exception:
             log.exception("scheduler: reconcile failed")
 
     # -- life cycle ----------------------------------------------------------------------------
@@ -132,7 +131,7 @@ class SchedulerService:
         try:
             await self.reload()
             await self.run_due(catch_up=True)
-        except Exception:  # noqa: BLE001 - the reconcile job tries again in a minute
+        except Exception:
             log.exception("scheduler: the start-up catch-up failed")
         self.scheduler.add_job(self.reconcile, "interval", seconds=self.reconcile_seconds, id=RECONCILE_ID,
                                replace_existing=True)  # fmt: skip

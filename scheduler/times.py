@@ -12,10 +12,8 @@ import datetime as dt
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-from bot.outbox import period_key
-
 WEEK_MINUTES = 7 * 24 * 60
-__all__ = ["Rhythm", "fire_on", "last_fire", "next_fire", "period_key", "shifted"]
+__all__ = ["Rhythm", "fire_on", "last_fire", "next_fire", "shifted"]
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""The tables of okrbot (DESIGN.md, "Domain model").
+"""The tables of okrbot: workspaces, their people, teams, value chain, cycles, OKRs, check-ins and deliveries.
 
 Every row that holds customer data carries ``workspace_id``; the queries in
 :mod:`store.repo` never read a row without filtering on it.  Timestamps are aware, in UTC.
@@ -7,6 +7,7 @@ Every row that holds customer data carries ``workspace_id``; the queries in
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import MetaData, Text, UniqueConstraint
 from sqlmodel import Column, Field, SQLModel
@@ -24,6 +25,17 @@ metadata: MetaData = SQLModel.metadata
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
+
+
+class _Stored(Protocol):
+    @property
+    def id(self) -> int | None: ...
+
+
+def row_id(row: _Stored) -> int:
+    """The id of a row read from the database or flushed to it: ``id`` is None only before that."""
+    assert row.id is not None, f"{type(row).__name__} has no id: it was never flushed"
+    return row.id
 
 
 class Workspace(SQLModel, table=True):
@@ -54,6 +66,10 @@ class Member(SQLModel, table=True):
     is_admin: bool = False
     away_until: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
+
+    def is_away(self, today: dt.date) -> bool:
+        """Away on ``today`` (their own today): no prompts, reminders or nudges, not counted missing."""
+        return self.away_until is not None and self.away_until >= today
 
 
 class Team(SQLModel, table=True):

@@ -10,7 +10,7 @@ import asyncio
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, Protocol, TypeVar
 
 from sqlalchemy import and_, bindparam, case, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -18,6 +18,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel.sql.expression import SelectOfScalar
 
 from store.db import AUTOCOMMIT, WRITES, Database
 from store.models import (
@@ -27,6 +28,7 @@ from store.models import (
     KeyResult,
     Member,
     Objective,
+    Schedule,
     Team,
     TeamMembership,
     Workspace,
@@ -52,7 +54,7 @@ async def workspace_by_external(session: AsyncSession, platform: str, external_i
 # takes to run it, and SQLAlchemy compiles each only once either way.
 _IDENTITY = (
     select(Workspace, Member)
-    .outerjoin(Member, and_(col(Member.workspace_id) == Workspace.id, Member.external_id == bindparam("member")))
+    .outerjoin(Member, and_(col(Member.workspace_id) == Workspace.id, col(Member.external_id) == bindparam("member")))
     .where(Workspace.platform == bindparam("platform"), Workspace.external_id == bindparam("external_id"))
 )
 _IDENTITY_LOCKED = _IDENTITY.with_for_update(of=Workspace)
@@ -220,16 +222,33 @@ async def ensure_workspace(
     return workspace
 
 
+T = TypeVar("T")
+
+
+class Scoped(Protocol):
+    """A row of one workspace's data."""
+
+    workspace_id: int
+
+
+RowT = TypeVar("RowT", bound=Scoped)
+
+
 class Repo:
     def __init__(self, session: AsyncSession, workspace_id: int) -> None:
         self.session = session
         self.workspace_id = workspace_id
 
-    async def add(self, row):  # type: ignore[no-untyped-def]
+    async def add(self, row: RowT) -> RowT:
         row.workspace_id = self.workspace_id
         self.session.add(row)
         await self.session.flush()
         return row
+
+    async def save(self, row: RowT) -> RowT:
+        """Write what changed on a row of this workspace now (an UPDATE, or the INSERT of a new one)."""
+        assert row.workspace_id in (None, self.workspace_id)
+        return await self.add(row)
 
     async def touch(self) -> None:
         """Raise the workspace's revision: what was read before this write is out of date."""
@@ -239,7 +258,7 @@ class Repo:
 
     async def next_number(self, what: Literal["objective", "kr"]) -> int:
         """Allocate the next O-n or KR-n atomically: numbers are never reused."""
-        column = Workspace.next_objective_number if what == "objective" else Workspace.next_kr_number
+        column = col(Workspace.next_objective_number if what == "objective" else Workspace.next_kr_number)
         connection = await self.session.connection()
         result = await connection.execute(
             update(Workspace)
@@ -251,7 +270,7 @@ class Repo:
 
     async def raise_numbers_to(self, *, objective: int, kr: int) -> None:
         """After an import that kept its numbers, new ones start above the highest."""
-        o, k = Workspace.next_objective_number, Workspace.next_kr_number
+        o, k = col(Workspace.next_objective_number), col(Workspace.next_kr_number)
         connection = await self.session.connection()
         await connection.execute(
             update(Workspace)
@@ -271,10 +290,10 @@ class Repo:
         query = select(Member)
         if ids is not None:
             query = query.where(col(Member.id).in_(ids))
-        return await self._all(query.order_by(Member.display_name))
+        return await self._all(query.order_by(col(Member.display_name)))
 
     async def member_count(self) -> int:
-        return len(await self._all(select(Member.id)))
+        return len(await self._all(select(col(Member.id))))
 
     # teams ---------------------------------------------------------------------------------
 
@@ -285,7 +304,7 @@ class Repo:
         return await self._one(select(Team).where(Team.id == team_id))
 
     async def teams(self) -> list[Team]:
-        return await self._all(select(Team).order_by(Team.key))
+        return await self._all(select(Team).order_by(col(Team.key)))
 
     async def membership(self, team_id: int, member_id: int) -> TeamMembership | None:
         return await self._one(
@@ -295,10 +314,16 @@ class Repo:
     async def team_member_ids(self, team_id: int) -> list[int]:
         return await self._all(select(TeamMembership.member_id).where(TeamMembership.team_id == team_id))
 
-    async def delete(self, row) -> None:  # type: ignore[no-untyped-def]
+    async def delete(self, row: Scoped) -> None:
         assert row.workspace_id == self.workspace_id
         await self.session.delete(row)
         await self.session.flush()
+
+    # schedules -----------------------------------------------------------------------------
+
+    async def schedules(self) -> list[Schedule]:
+        """The workspace's check-in and digest schedules, check-ins first."""
+        return await self._all(select(Schedule).order_by(col(Schedule.what), col(Schedule.id)))
 
     # capabilities --------------------------------------------------------------------------
 
@@ -306,7 +331,7 @@ class Repo:
         return await self._one(select(Capability).where(Capability.key == key))
 
     async def capabilities(self) -> list[Capability]:
-        return await self._all(select(Capability).order_by(Capability.position, Capability.key))
+        return await self._all(select(Capability).order_by(col(Capability.position), col(Capability.key)))
 
     # cycles --------------------------------------------------------------------------------
 
@@ -314,7 +339,7 @@ class Repo:
         return await self._one(select(Cycle).where(Cycle.name == name))
 
     async def cycles(self) -> list[Cycle]:
-        return await self._all(select(Cycle).order_by(Cycle.starts_on, Cycle.name))
+        return await self._all(select(Cycle).order_by(col(Cycle.starts_on), col(Cycle.name)))
 
     async def cycle_by_id(self, cycle_id: int) -> Cycle | None:
         return await self._one(select(Cycle).where(Cycle.id == cycle_id))
@@ -354,7 +379,7 @@ class Repo:
             query = query.where(col(Objective.id).in_(ids))
         if not include_archived:
             query = query.where(col(Objective.archived).is_(False))
-        return await self._all(query.order_by(Objective.number))
+        return await self._all(query.order_by(col(Objective.number)))
 
     async def key_result_in_cycle(
         self, number: int, *, again: bool = False
@@ -440,7 +465,7 @@ class Repo:
             query = query.where(KeyResult.owner_id == owner_id)
         if not include_archived:
             query = query.where(col(KeyResult.archived).is_(False))
-        return await self._all(query.order_by(KeyResult.number))
+        return await self._all(query.order_by(col(KeyResult.number)))
 
     async def check_ins(self, key_result_id: int, *, limit: int | None = None) -> list[CheckIn]:
         query = (
@@ -453,16 +478,16 @@ class Repo:
         return await self._all(query)
 
     async def all_check_ins(self) -> list[CheckIn]:
-        return await self._all(select(CheckIn).order_by(CheckIn.id))
+        return await self._all(select(CheckIn).order_by(col(CheckIn.id)))
 
     # helpers -------------------------------------------------------------------------------
 
-    def _scoped(self, query):  # type: ignore[no-untyped-def]
+    def _scoped(self, query: SelectOfScalar[T]) -> SelectOfScalar[T]:
         entity = query.column_descriptions[0]["entity"]
         return query.where(entity.workspace_id == self.workspace_id)
 
-    async def _one(self, query):  # type: ignore[no-untyped-def]
+    async def _one(self, query: SelectOfScalar[T]) -> T | None:
         return (await self.session.exec(self._scoped(query))).first()
 
-    async def _all(self, query):  # type: ignore[no-untyped-def]
+    async def _all(self, query: SelectOfScalar[T]) -> list[T]:
         return list((await self.session.exec(self._scoped(query))).all())

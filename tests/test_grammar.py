@@ -10,7 +10,7 @@ import datetime as dt
 
 import pytest
 
-import bot.commands  # noqa: F401  (registers every command)
+import bot.core  # noqa: F401  (registers every command)
 from bot.errors import UsageError, UserError
 from bot.grammar import REGISTRY, Parsed, Person, parse
 

@@ -1,5 +1,2 @@
-"""Every command module; importing this package registers them all in ``bot.grammar.REGISTRY``."""
-
-from bot.commands import alignment, checkin, data, help, okrs, org, reading, schedule
-
-__all__ = ["alignment", "checkin", "data", "help", "okrs", "org", "reading", "schedule"]
+"""The commands, a module each; each registers its own in ``bot.grammar.REGISTRY`` when imported
+(:mod:`bot.core` imports them all)."""

@@ -1,15 +1,19 @@
-"""Check-ins: the weekly habit, so it must take seconds."""
+"""Check-ins: the weekly habit, so it must take seconds.
+
+Here too are the messages that ask for one: the check-in form, and the weekly prompt,
+reminder and nudge that carry it.
+"""
 
 from __future__ import annotations
 
 from bot.context import Ctx
 from bot.errors import UsageError, UserError
 from bot.grammar import CONFIDENCE, MAX_NOTE, REGISTRY, Arg, Number, Ref, Rest, command
-from bot.messages import Form, FormField, FormGroup, Message, Text, UserText, spans
+from bot.messages import Context, Form, FormField, FormGroup, Header, Message, Text, UserText, spans
 from bot.permissions import require_key_result
 from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, number
 from bot.views import confidence_text, kr_line, kr_ref, mention
-from store.models import KeyResult
+from store.models import KeyResult, Member, row_id
 
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 
@@ -33,7 +37,7 @@ async def record(
         before = kr.confidence
         recorded = await ctx.repo.record_checkin(
             kr,
-            member_id=ctx.actor.id,  # type: ignore[arg-type]
+            member_id=row_id(ctx.actor),
             value=value,
             confidence=before if confidence is None else confidence,
             note=note,
@@ -51,7 +55,7 @@ async def record(
 async def my_key_results(ctx: Ctx) -> list[KeyResult]:
     """The active key results I own, in open cycles, by number."""
     board = await ctx.board()
-    krs = (kr for o in board.objectives for kr in board.catalog.krs.get(o.id, ()))  # type: ignore[call-overload]
+    krs = (kr for o in board.objectives for kr in board.catalog.krs.get(row_id(o), ()))
     return sorted((kr for kr in krs if kr.owner_id == ctx.actor.id), key=lambda kr: kr.number)
 
 
@@ -82,6 +86,31 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
             )
         )
     return Form(title="Weekly check-in", groups=tuple(groups), submit_label="Check in", action="checkin")
+
+
+HOW = "Answer with the button, or type checkin KR-n <value> [<confidence 0-10>] [note]."
+
+
+def prompt_message(member: Member, krs: list[KeyResult]) -> Message:
+    """The weekly prompt: the person's key results as they stand, and the form for all of them."""
+    return Message.of(
+        Header(("Weekly check-in",)),
+        Text(spans("Hi ", mention(member), ", how did your key results move this week?")),
+        *[kr_line(kr, ()) for kr in krs],
+        checkin_form(krs),
+        Context((HOW,)),
+    )
+
+
+def reminder_message(member: Member, krs: list[KeyResult], *, by: Member | None = None) -> Message:
+    """A reminder (or a nudge ``by`` someone) to those who have not checked in this week."""
+    who = spans(mention(by), " asks: ") if by is not None else ()
+    return Message.of(
+        Text(spans(who, "Reminder, ", mention(member), ": you have not checked in this week yet.")),
+        *[kr_line(kr, ()) for kr in krs],
+        checkin_form(krs),
+        Context((HOW,)),
+    )
 
 
 @command(

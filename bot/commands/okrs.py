@@ -9,7 +9,7 @@ from bot.messages import Context, Message, Text, UserText, spans
 from bot.permissions import require_key_result, require_objective
 from bot.scales import CONFIDENCE_START, number
 from bot.views import kr_detail, mention
-from store.models import KeyResult, Objective
+from store.models import KeyResult, Objective, row_id
 
 
 @command(
@@ -43,11 +43,12 @@ async def objective_add(
         raise UserError(f"Cycle {cycle_row.name} is closed; add the objective to an open cycle.")
     objective = await ctx.repo.add(
         Objective(
+            workspace_id=ctx.repo.workspace_id,
             number=await ctx.repo.next_number("objective"),
             title=title,
-            team_id=team_row.id,
-            owner_id=ctx.actor.id,
-            cycle_id=cycle_row.id,
+            team_id=row_id(team_row),
+            owner_id=row_id(ctx.actor),
+            cycle_id=row_id(cycle_row),
             capability_id=capability_row.id if capability_row else None,
             parent_id=parent_row.id if parent_row else None,
             kind="aspirational" if aspirational else "committed",
@@ -93,10 +94,11 @@ async def kr_add(
     owner_row = await ctx.member(owner.external_id, owner.name) if owner else ctx.actor
     kr = await ctx.repo.add(
         KeyResult(
+            workspace_id=ctx.repo.workspace_id,
             number=await ctx.repo.next_number("kr"),
-            objective_id=parent.id,
+            objective_id=row_id(parent),
             title=title,
-            owner_id=owner_row.id,
+            owner_id=row_id(owner_row),
             start=start,
             target=target,
             current=start,
@@ -135,7 +137,7 @@ async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
     if row.archived:
         raise UserError(f"KR-{row.number} is archived; it can no longer be graded.")
     row.score = score
-    ctx.repo.session.add(row)
+    await ctx.repo.save(row)
     verdict = ""
     if objective.kind == "aspirational":
         verdict = (
@@ -155,10 +157,10 @@ async def archive(ctx: Ctx, ref: tuple[str, int]) -> Message:
         if objective.archived:
             raise UserError(f"O-{num} is already archived.")
         objective.archived = True
-        ctx.repo.session.add(objective)
-        for kr in await ctx.repo.key_results(objective_ids=[objective.id]):  # type: ignore[list-item]
+        await ctx.repo.save(objective)
+        for kr in await ctx.repo.key_results(objective_ids=[row_id(objective)]):
             kr.archived = True
-            ctx.repo.session.add(kr)
+            await ctx.repo.save(kr)
         return Message.of(Text(spans(f"Archived O-{num} ", UserText(objective.title), " and its key results.")))
     row = await ctx.key_result(num)
     objective = await ctx.objective_by_id(row.objective_id)
@@ -166,5 +168,5 @@ async def archive(ctx: Ctx, ref: tuple[str, int]) -> Message:
     if row.archived:
         raise UserError(f"KR-{num} is already archived.")
     row.archived = True
-    ctx.repo.session.add(row)
+    await ctx.repo.save(row)
     return Message.of(Text(spans(f"Archived KR-{num} ", UserText(row.title), ".")))

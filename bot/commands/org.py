@@ -7,10 +7,10 @@ import datetime as dt
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.grammar import CYCLE, KEY, Arg, Date, Flag, Integer, Title, command
-from bot.messages import Context, Fields, Header, Message, Text, UserText, spans
+from bot.messages import Block, Context, Fields, Header, Message, Text, UserText, spans
 from bot.permissions import require_admin
 from bot.views import mention
-from store.models import Capability, Cycle, Team, TeamMembership
+from store.models import Capability, Cycle, Team, TeamMembership, row_id
 
 NAME = Title('"<name>"', "name")
 
@@ -21,24 +21,28 @@ NAME = Title('"<name>"', "name")
 async def team_add(ctx: Ctx, key: str, name: str) -> Message:
     if await ctx.repo.team(key) is not None:
         raise UserError(f'A team "{key}" already exists; pick another key or `team join {key}`.')
-    team = await ctx.repo.add(Team(key=key, name=name, lead_id=ctx.actor.id))
-    await ctx.repo.add(TeamMembership(team_id=team.id, member_id=ctx.actor.id))  # type: ignore[arg-type]
+    team = await ctx.repo.add(Team(workspace_id=ctx.repo.workspace_id, key=key, name=name, lead_id=ctx.actor.id))
+    await ctx.repo.add(
+        TeamMembership(workspace_id=ctx.repo.workspace_id, team_id=row_id(team), member_id=row_id(ctx.actor))
+    )
     return Message.of(Text(spans("Created team ", key, " (", UserText(name), "); you are its lead.")))
 
 
 @command("team join", "<key>", "Join a team.", Arg("key", KEY), writes=True)
 async def team_join(ctx: Ctx, key: str) -> Message:
     team = await ctx.team(key)
-    if await ctx.repo.membership(team.id, ctx.actor.id) is not None:  # type: ignore[arg-type]
+    if await ctx.repo.membership(row_id(team), row_id(ctx.actor)) is not None:
         raise UserError(f"You are already in team {key}.")
-    await ctx.repo.add(TeamMembership(team_id=team.id, member_id=ctx.actor.id))  # type: ignore[arg-type]
+    await ctx.repo.add(
+        TeamMembership(workspace_id=ctx.repo.workspace_id, team_id=row_id(team), member_id=row_id(ctx.actor))
+    )
     return Message.of(Text(spans("You joined team ", key, " (", UserText(team.name), ").")))
 
 
 @command("team leave", "<key>", "Leave a team.", Arg("key", KEY), writes=True)
 async def team_leave(ctx: Ctx, key: str) -> Message:
     team = await ctx.team(key)
-    membership = await ctx.repo.membership(team.id, ctx.actor.id)  # type: ignore[arg-type]
+    membership = await ctx.repo.membership(row_id(team), row_id(ctx.actor))
     if membership is None:
         raise UserError(f"You are not in team {key}.")
     await ctx.repo.delete(membership)
@@ -52,7 +56,7 @@ async def team_list(ctx: Ctx) -> Message:
         return Message.of(Text(('No teams yet: create one with team add <key> "<name>".',)))
     rows = []
     for team in teams:
-        members = await ctx.repo.members(await ctx.repo.team_member_ids(team.id))  # type: ignore[arg-type]
+        members = await ctx.repo.members(await ctx.repo.team_member_ids(row_id(team)))
         lead = await ctx.repo.member(team.lead_id) if team.lead_id else None
         who = spans(*[spans(", " if i else "", mention(m)) for i, m in enumerate(members)]) or ("nobody yet",)
         rows.append((team.key, spans(UserText(team.name), " · lead ", mention(lead) if lead else "none", " · ", who)))
@@ -85,8 +89,10 @@ async def capability_add(
         position = len(siblings) + 1
     for index, sibling in enumerate(siblings, start=1):  # renumber 1..n, leaving room at `position`
         sibling.position = index if index < position else index + 1
-        ctx.repo.session.add(sibling)
-    await ctx.repo.add(Capability(key=key, name=name, position=position, parent_id=parent_id))
+        await ctx.repo.save(sibling)
+    await ctx.repo.add(
+        Capability(workspace_id=ctx.repo.workspace_id, key=key, name=name, position=position, parent_id=parent_id)
+    )
     where = f"sub-capability {position} of {parent}" if parent else f"stage {position} of the value chain"
     return Message.of(Text(spans("Added capability ", key, " (", UserText(name), f") as {where}.")))
 
@@ -104,7 +110,7 @@ async def capability_list(ctx: Ctx) -> Message:
         return Message.of(
             Text(('No capabilities yet: add the stages of your value chain with capability add <key> "<name>".',))
         )
-    blocks = [Header(("Value chain",))]
+    blocks: list[Block] = [Header(("Value chain",))]
     for stage, subs in chain:
         blocks.append(Text(spans(f"{stage.position}. ", UserText(stage.name), f" ({stage.key})"), strong=True))
         for sub in subs:
@@ -126,7 +132,7 @@ async def cycle_add(ctx: Ctx, name: str, start: dt.date, end: dt.date) -> Messag
         raise UserError(f"The cycle ends ({end}) before it starts ({start}); use cycle add <name> <start> <end>.")
     if await ctx.repo.cycle(name) is not None:
         raise UserError(f'A cycle "{name}" already exists; `cycle list` shows them.')
-    await ctx.repo.add(Cycle(name=name, starts_on=start, ends_on=end))
+    await ctx.repo.add(Cycle(workspace_id=ctx.repo.workspace_id, name=name, starts_on=start, ends_on=end))
     return Message.of(Text((f"Added cycle {name}, {start} to {end}.",)))
 
 
@@ -146,5 +152,5 @@ async def cycle_close(ctx: Ctx, name: str) -> Message:
     if cycle.closed:
         raise UserError(f"Cycle {name} is already closed.")
     cycle.closed = True
-    ctx.repo.session.add(cycle)
+    await ctx.repo.save(cycle)
     return Message.of(Text((f"Closed cycle {name}.",)), Context(("Grade its key results with grade KR-n <0.0-1.0>.",)))

@@ -11,27 +11,17 @@ import functools
 import re
 import zoneinfo
 
-from sqlmodel import select
-
+from bot.commands.checkin import reminder_message
 from bot.context import Ctx, zone
 from bot.errors import Forbidden, UserError
 from bot.grammar import KEY, Arg, Date, Flag, Integer, Kind, Ref, Token, Word, command
-from bot.messages import Context, Fields, Header, Message, Span, Text, spans
-from bot.outbox import (
-    Envelope,
-    Outgoing,
-    checked_in_since,
-    enqueue,
-    existing,
-    is_away,
-    owners,
-    period_key,
-    reminder_message,
-    week_start,
-)
+from bot.messages import Block, Context, Fields, Header, Message, Span, Text, spans
+from bot.outbox import Fanout, send_once
 from bot.permissions import may_change_objective
+from bot.scales import period_key, week_start
 from bot.views import mention
-from store.models import Member, Schedule, Team
+from store.models import Member, Schedule, Team, row_id
+from store.rhythm import checked_in_since, owners
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CHECKIN_DEFAULT = (4, "10:00")  # Friday 10:00
@@ -93,8 +83,12 @@ class TimeZone(Kind):
         return token.text
 
 
-ALL = Word("all", r"all", 'Expected "all" or "team <key>", not "{}".')
-ALL.looks_like = lambda token: token.text.lower() == "all"  # type: ignore[method-assign]
+class All(Word):
+    def looks_like(self, token: Token) -> bool:
+        return token.text.lower() == "all"
+
+
+ALL = All("all", r"all", 'Expected "all" or "team <key>", not "{}".')
 WHEN = (
     Arg("weekday", Weekday(), required=False),
     Arg("time", ClockTime(), required=False),
@@ -123,11 +117,6 @@ def require_schedule_rights(ctx: Ctx, team: Team | None, action: str) -> None:
         raise Forbidden(f"Only {who} may {action}.")
 
 
-async def schedules(ctx: Ctx) -> list[Schedule]:
-    query = select(Schedule).where(Schedule.workspace_id == ctx.workspace.id).order_by(Schedule.what, Schedule.id)
-    return list((await ctx.repo.session.exec(query)).all())
-
-
 @command(
     "schedule checkin team",
     "<key> [<weekday> <HH:MM> [<IANA tz>]] [--remind-after <hours>]",
@@ -147,9 +136,9 @@ async def schedule_checkin(
 ) -> Message:
     team = await ctx.team(key)
     require_schedule_rights(ctx, team, f"change the check-in schedule of team {key}")
-    row = next((s for s in await schedules(ctx) if s.what == "checkin" and s.team_id == team.id), None)
+    row = next((s for s in await ctx.repo.schedules() if s.what == "checkin" and s.team_id == team.id), None)
     if row is None:
-        row = Schedule(workspace_id=ctx.workspace.id, team_id=team.id, what="checkin", weekday=CHECKIN_DEFAULT[0],
+        row = Schedule(workspace_id=ctx.repo.workspace_id, team_id=team.id, what="checkin", weekday=CHECKIN_DEFAULT[0],
                        time=CHECKIN_DEFAULT[1], timezone=await default_timezone(ctx, team),
                        remind_after_hours=REMIND_DEFAULT)  # fmt: skip
     row.weekday = row.weekday if weekday is None else weekday
@@ -157,8 +146,7 @@ async def schedule_checkin(
     row.timezone = timezone or row.timezone
     if remind_after is not None:
         row.remind_after_hours = remind_after or None
-    ctx.repo.session.add(row)
-    await ctx.repo.session.flush()
+    await ctx.repo.save(row)
     reminder = f"a reminder {row.remind_after_hours} h later" if row.remind_after_hours else "no reminder"
     return Message.of(
         Text((f"Team {key}'s check-in prompt goes every {when_text(row)}, {reminder}.",)),
@@ -168,7 +156,7 @@ async def schedule_checkin(
 
 @command("schedule list", "", "The check-in and digest schedules of this workspace.")
 async def schedule_list(ctx: Ctx) -> Message:
-    rows = await schedules(ctx)
+    rows = await ctx.repo.schedules()
     if not rows:
         return Message.of(
             Text(("No schedules yet: schedule checkin team <key> sets one; subscribe digest in a channel adds one.",))
@@ -190,7 +178,7 @@ async def _digest_scope(ctx: Ctx, everything: bool, key: str | None) -> Team | N
         return await ctx.team(key)
     if everything:
         return None
-    mine = [t for t in await ctx.repo.teams() if ctx.actor.id in await ctx.repo.team_member_ids(t.id)]  # type: ignore[arg-type]
+    mine = [t for t in await ctx.repo.teams() if ctx.actor.id in await ctx.repo.team_member_ids(row_id(t))]
     if len(mine) > 1:
         keys = ", ".join(t.key for t in mine)
         raise UserError(f"You are in teams {keys}; say which with team <key>, or all for the organisation.")
@@ -203,25 +191,27 @@ def _channel(ctx: Ctx, verb: str) -> str:
     return ctx.command.channel
 
 
-async def _subscribe(ctx: Ctx, team: Team | None, weekday: int | None, time: str | None, timezone: str | None):  # type: ignore[no-untyped-def]
+async def _subscribe(
+    ctx: Ctx, team: Team | None, weekday: int | None, time: str | None, timezone: str | None
+) -> Message:
     channel = _channel(ctx, "subscribe")
     scope = f"team {team.key}" if team else "the organisation"
     require_schedule_rights(ctx, team, f"subscribe a channel to the digest of {scope}")
     team_id = team.id if team else None
     row = next(
-        (s for s in await schedules(ctx) if s.what == "digest" and s.team_id == team_id and s.channel == channel), None
+        (s for s in await ctx.repo.schedules() if s.what == "digest" and s.team_id == team_id and s.channel == channel),
+        None,
     )
     if row is None:
-        row = Schedule(workspace_id=ctx.workspace.id, team_id=team_id, what="digest", weekday=DIGEST_DEFAULT[0],
+        row = Schedule(workspace_id=ctx.repo.workspace_id, team_id=team_id, what="digest", weekday=DIGEST_DEFAULT[0],
                        time=DIGEST_DEFAULT[1], timezone=await default_timezone(ctx, team), channel=channel)  # fmt: skip
     row.weekday = row.weekday if weekday is None else weekday
     row.time = time or row.time
     row.timezone = timezone or row.timezone
-    ctx.repo.session.add(row)
+    await ctx.repo.save(row)
     if team is not None and not team.digest_channel:
         team.digest_channel = channel
-        ctx.repo.session.add(team)
-    await ctx.repo.session.flush()
+        await ctx.repo.save(team)
     return Message.of(Text((f"This channel gets the digest of {scope} every {when_text(row)}.",)))
 
 
@@ -258,14 +248,16 @@ async def _unsubscribe(ctx: Ctx, team: Team | None) -> Message:
     scope = f"team {team.key}" if team else "the organisation"
     require_schedule_rights(ctx, team, f"unsubscribe a channel from the digest of {scope}")
     team_id = team.id if team else None
-    rows = [s for s in await schedules(ctx) if s.what == "digest" and s.team_id == team_id and s.channel == channel]
+    rows = [
+        s for s in await ctx.repo.schedules() if s.what == "digest" and s.team_id == team_id and s.channel == channel
+    ]
     if not rows:
         raise UserError(f"This channel gets no weekly digest of {scope}; `schedule list` shows the schedules.")
     for row in rows:
         await ctx.repo.delete(row)
     if team is not None and team.digest_channel == channel:
         team.digest_channel = None
-        ctx.repo.session.add(team)
+        await ctx.repo.save(team)
     return Message.of(Text((f"This channel no longer gets the weekly digest of {scope}.",)))
 
 
@@ -289,7 +281,7 @@ async def unsubscribe_digest_team(ctx: Ctx, key: str) -> Message:
 
 async def period_timezone(ctx: Ctx, team_id: int | None) -> str:
     """The timezone a team's weeks are counted in: its check-in schedule's, else the default."""
-    for row in await schedules(ctx):
+    for row in await ctx.repo.schedules():
         if row.what == "checkin" and row.team_id == team_id:
             return row.timezone
     team = await ctx.repo.team_by_id(team_id) if team_id is not None else None
@@ -297,51 +289,38 @@ async def period_timezone(ctx: Ctx, team_id: int | None) -> str:
 
 
 async def _nudge(ctx: Ctx, team_id: int | None, kr_ids: list[int], what: str) -> Message:
-    session, workspace_id = ctx.repo.session, ctx.workspace.id
-    assert workspace_id is not None
+    session, workspace_id = ctx.repo.session, ctx.repo.workspace_id
     tz = await period_timezone(ctx, team_id)
-    period = period_key(ctx.now, tz)
     found = await owners(session, workspace_id, ctx.today, team_id=team_id, kr_ids=kr_ids)
     if not found:
         raise UserError(f"{what} has no owners of active key results in the open cycle to nudge.")
-    done = await checked_in_since(session, workspace_id, [o.member.id for o in found], week_start(ctx.now, tz))  # type: ignore[misc]
-    away = [
-        o
-        for o in found
-        if o.member.id not in done and is_away(o.member, ctx.now.astimezone(zone(o.member.timezone or tz)).date())
-    ]
-    waiting = [o for o in found if o.member.id not in done and o not in away]
-    already = await existing(session, workspace_id, "nudge", period, [o.member.external_id for o in waiting])
-    rows = [
-        Outgoing("nudge", o.member.external_id, period,
-                 Envelope("direct", o.member.external_id, reminder_message(o.member, o.krs, by=ctx.actor)))
-        for o in waiting if o.member.external_id not in already
-    ]  # fmt: skip
-    await enqueue(session, workspace_id, rows, ctx.now)
-    return Message.of(*_nudge_report(rows, [o.member for o in waiting if o.member.external_id in already],
-                                     len(done), [o.member for o in away], {o.member.external_id: o.member for o in found}))  # fmt: skip
+    done = await checked_in_since(session, workspace_id, [row_id(o.member) for o in found], week_start(ctx.now, tz))
+    due = [o for o in found if o.member.id not in done]
+    away = [o for o in due if o.member.is_away(ctx.now.astimezone(zone(o.member.timezone or tz)).date())]
+    waiting = [o for o in due if o not in away]
+    fanout = await send_once(session, workspace_id, "nudge", period_key(ctx.now, tz), waiting,
+                             lambda o: reminder_message(o.member, o.krs, by=ctx.actor), ctx.now)  # fmt: skip
+    return Message.of(*_nudge_report(fanout, len(done), [o.member for o in away]))
 
 
 def _people(members: list[Member]) -> tuple[Span, ...]:
     return spans(*[spans(", " if i else "", mention(m)) for i, m in enumerate(members)])
 
 
-def _nudge_report(
-    rows: list[Outgoing], repeated: list[Member], done: int, away: list[Member], by_id: dict[str, Member]
-) -> list:  # type: ignore[type-arg]
-    sent = [by_id[r.recipient] for r in rows]
+def _nudge_report(fanout: Fanout, done: int, away: list[Member]) -> list[Block]:
+    sent = [o.member for o in fanout.queued]
     head = (
         Text(spans(f"Nudged {len(sent)} {'owner who has' if len(sent) == 1 else 'owners who have'} not checked in this week: ",
                    _people(sent), "."))
         if sent else Text(("Nobody new to nudge this week.",))
     )  # fmt: skip
-    notes = [f"{done} checked in"]
-    blocks = [head]
-    if repeated:
+    blocks: list[Block] = [head]
+    if fanout.repeated:
+        repeated = [o.member for o in fanout.repeated]
         blocks.append(Context(spans("Already nudged this week (once per week is enough): ", _people(repeated), ".")))
     if away:
         blocks.append(Context(spans("Away: ", _people(away), ".")))
-    blocks.append(Context((", ".join(notes) + ".",)))
+    blocks.append(Context((f"{done} checked in.",)))
     return blocks
 
 
@@ -354,7 +333,7 @@ async def nudge_kr(ctx: Ctx, kr: tuple[str, int]) -> Message:
         raise Forbidden(
             f"Only the owner of O-{objective.number}, the team lead or a workspace admin may nudge KR-{kr[1]}."
         )
-    return await _nudge(ctx, objective.team_id, [row.id], f"KR-{kr[1]}")  # type: ignore[list-item]
+    return await _nudge(ctx, objective.team_id, [row_id(row)], f"KR-{kr[1]}")
 
 
 @command(
@@ -381,7 +360,7 @@ async def away_until(ctx: Ctx, day: dt.date) -> Message:
             f"{day} is in the past; give the last day you are away, like away until {ctx.today + dt.timedelta(days=7)}."
         )
     ctx.actor.away_until = day
-    ctx.repo.session.add(ctx.actor)
+    await ctx.repo.save(ctx.actor)
     return Message.of(
         Text((f"You are away until {day}: no check-in prompts or reminders until then.",)),
         Context(("Digests show your key results as away rather than missing. away off ends it early.",)),
@@ -392,7 +371,7 @@ async def away_until(ctx: Ctx, day: dt.date) -> Message:
 async def away_off(ctx: Ctx) -> Message:
     was = ctx.actor.away_until
     ctx.actor.away_until = None
-    ctx.repo.session.add(ctx.actor)
+    await ctx.repo.save(ctx.actor)
     if was is None or was < ctx.today:
         return Message.of(Text(("You were not away; prompts and reminders go to you as usual.",)))
     return Message.of(Text(("Welcome back: your check-in prompts and reminders start again.",)))
