@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
-import os
 import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
 
-from adapters.console.adapter import LOCAL_NAME, ConsoleAdapter, is_interactive
+from adapters.console.adapter import ConsoleAdapter, is_interactive
+from adapters.local import LOCAL_NAME
 from adapters.settings import Settings
 from store.db import Database, redacted
 from store.migrate import upgrade
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     configure(settings.log_level, getattr(args, "log_format", "text"), secrets_of(settings))
     try:
         upgrade(settings.database_url)
-    except Exception as exc:  # an unreachable or unwritable database: one sentence, no traceback
+    except Exception as exc:  # noqa: BLE001 - an unreachable or unwritable database: one sentence, no traceback
         reason = (str(exc).strip().splitlines() or [""])[0]  # not SQLAlchemy's "(Background on this error …)" line
         for secret in secrets_of(settings):
             reason = reason.replace(secret, "***")
@@ -115,8 +115,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_deliveries(settings, args))
     from adapters.server import serve
 
-    if args.webchat:
-        os.environ["OKRBOT_WEBCHAT"] = "on"  # read by the web chat's settings, like the variable
+    if args.webchat:  # as OKRBOT_WEBCHAT=on would
+        settings = settings.model_copy(update={"webchat": settings.webchat.model_copy(update={"mode": "on"})})
     if args.demo:
         asyncio.run(_load_demo(settings))
     return serve(settings, host=args.host, port=args.port)

@@ -9,10 +9,8 @@ import logging
 from collections.abc import Iterable
 from typing import Literal
 
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
-
 from adapters.settings import Settings
+from store.db import url_password
 
 REDACTED = "[redacted]"
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -24,12 +22,9 @@ def secrets_of(settings: Settings) -> list[str]:
     slack, teams = settings.slack, settings.teams
     values = [slack.bot_token, slack.signing_secret, slack.app_token, slack.client_secret, slack.state_secret]
     found = [v.get_secret_value() for v in values if v is not None] + [teams.app_password.get_secret_value()]
-    try:
-        password = make_url(settings.database_url.replace("postgres://", "postgresql://", 1)).password
-    except ArgumentError:
-        password = None
+    password = url_password(settings.database_url)
     if password:
-        found.append(str(password))
+        found.append(password)
     return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)  # longest first: no partial leak
 
 

@@ -1,6 +1,12 @@
-"""One typed settings object, read from the environment (and a ``.env`` file) at start-up."""
+"""One typed settings object, read from the environment (and a ``.env`` file) at start-up.
+
+Each surface and the scheduler have a part of their own (``settings.slack``, ``settings.webchat``,
+``settings.scheduler`` …), and each is handed only its part.
+"""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +39,26 @@ class TeamsSettings(BaseSettings):
     app_type: str = Field(default="MultiTenant", validation_alias="MICROSOFT_APP_TYPE")
 
 
+class WebChatSettings(BaseSettings):
+    """``auto``: on when no Slack or Teams credentials are set. ``public``: answer every client,
+    not only this machine (it has no login)."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    mode: Literal["auto", "on", "off"] = Field(default="auto", validation_alias="OKRBOT_WEBCHAT")
+    public: bool = Field(default=False, validation_alias="OKRBOT_WEBCHAT_PUBLIC")
+
+
+class SchedulerSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    #: A run missed by less than this (the server was down) still goes when it comes back.
+    misfire_grace_hours: float = Field(default=6.0, validation_alias="OKRBOT_MISFIRE_GRACE_HOURS")
+    dispatch_workers: int = Field(default=4, validation_alias="OKRBOT_DISPATCH_WORKERS")
+    #: How long a claimed message waits before another instance presumes its sender dead and sends it.
+    dispatch_lease_seconds: float = Field(default=600.0, validation_alias="OKRBOT_DISPATCH_LEASE_SECONDS")
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
@@ -45,5 +71,16 @@ class Settings(BaseSettings):
     #: a platform's router (Heroku, an ingress) logs requests already; a line each cost a tenth
     #: of a kept reply's CPU (bench/slack.py).
     access_log: bool = Field(default=False, validation_alias="OKRBOT_ACCESS_LOG")
+    #: A request whose body has not fully arrived in this many seconds is answered 408 and closed,
+    #: so a client that sends headers and half a body, then stalls, does not hold a connection.
+    body_timeout_seconds: float = Field(default=10.0, validation_alias="OKRBOT_BODY_TIMEOUT_SECONDS")
     slack: SlackSettings = Field(default_factory=SlackSettings)
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
+    webchat: WebChatSettings = Field(default_factory=WebChatSettings)
+    scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+
+    @property
+    def platform_configured(self) -> bool:
+        """Some Slack or Teams credential is set (the web chat's ``auto`` then stays off)."""
+        slack = self.slack
+        return bool(slack.bot_token or slack.signing_secret or slack.app_token or slack.client_id or self.teams.app_id)

@@ -2,26 +2,26 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
-from sqlalchemy.exc import IntegrityError
-from sqlmodel.ext.asyncio.session import AsyncSession
-
-import bot.commands  # noqa: F401  (registers every command)
 from bot.cache import ReadCache
-from bot.command import Command
+from bot.command import Command, Platform, WorkspaceRef
+from bot.commands import alignment, checkin, data, help, okrs, org, reading, schedule  # noqa: F401  (registers every command)
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError
-from bot.forms import FormErrors, submit_checkins
-from bot.grammar import parse
+from bot.forms import FormErrors, one_key_result, submit_checkins
+from bot.grammar import REGISTRY, parse
 from bot.messages import Message
-from store.db import WRITES, Database
+from store.db import WRITES, Conflict, Database, Session
 from store.models import Member, utcnow
+from store.people import member_team_keys, workspace_members
 from store.repo import LOCKS_LATE, NeedsTransaction, Repo, Revisions, Seen, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,8 @@ PEOPLE = 4096  # who asked (store.repo.Seen), kept under the revision they were 
 #: Commands that may read much (every team, every check-in): their reads run as long reads.
 LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
+#: The first words of okrbot's commands: the only ones an observer is told (labels stay few).
+COMMAND_WORDS = frozenset(words[0] for words in REGISTRY)
 
 Clock = Callable[[], dt.datetime]
 T = TypeVar("T")
@@ -43,6 +45,50 @@ T = TypeVar("T")
 class FormReply:
     message: Message
     errors: dict[str, str] = field(default_factory=dict)  # field name → sentence; empty when recorded
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One answer the core gave, as an observer (metrics) sees it: never what was typed.
+
+    ``command``: the command's first word when okrbot knows it, else "other"; a form is
+    ``form:<word>``. ``outcome``: ok, refused (the person is told what was wrong) or failed
+    (okrbot's side)."""
+
+    source: str
+    command: str
+    outcome: str
+    seconds: float
+
+
+Observer = Callable[[Answered], None]
+
+
+@dataclass(frozen=True)
+class Person:
+    external_id: str
+    name: str
+    is_admin: bool
+
+
+@dataclass(frozen=True)
+class People:
+    """A workspace's name and the people okrbot knows in it, admins first, then by name."""
+
+    workspace_name: str
+    people: tuple[Person, ...]
+
+
+def command_word(text: str) -> str:
+    """A command's first word when it is one okrbot knows (never free text: labels stay few)."""
+    words = text.split()
+    return words[0].lower() if words and words[0].lower() in COMMAND_WORDS else "other"
+
+
+def outcome_of(message: Message) -> str:
+    if not message.is_error:
+        return "ok"
+    return "failed" if message.text == INTERNAL_ERROR else "refused"
 
 
 class Bot:
@@ -57,9 +103,38 @@ class Bot:
         self.replies = ReadCache(REPLIES)
         self.people = ReadCache(PEOPLE)
         self.revisions = Revisions(db)
+        #: Told of every answer of :meth:`handle` and :meth:`submit_form`, after it is ready.
+        self.observers: list[Observer] = []
+
+    def observe(self, observer: Observer) -> None:
+        """Tell ``observer`` of every answer from now on; it must be quick (it runs inline), and
+        one that raises is logged, never passed on to the person asking."""
+        self.observers.append(observer)
+
+    def _tell(self, answered: Answered) -> None:
+        for observer in self.observers:
+            try:
+                observer(answered)
+            except Exception:
+                log.exception("an observer of the core's answers failed")
 
     async def handle(self, command: Command) -> Message:
         """Run one command; whatever the input, the answer is a Message, never an exception."""
+        started = time.perf_counter()
+        message = await self._answer(command)
+        if self.observers:
+            word = command_word(command.text or "help")
+            self._tell(Answered(command.source, word, outcome_of(message), time.perf_counter() - started))
+        return message
+
+    async def checkin_form(self, command: Command, ref: str | None = None) -> Message:
+        """The person's check-in form (what ``checkin`` alone answers), cut to ``ref``'s key result
+        when it names one of theirs; otherwise the whole form, with a note saying so, so that a
+        progress line's "Check in" leads somewhere on every surface."""
+        message = await self.handle(dataclasses.replace(command, text="checkin"))
+        return one_key_result(message, ref) if ref else message
+
+    async def _answer(self, command: Command) -> Message:
         try:
             parsed = parse(command.text.strip() or "help")
             spec = parsed.spec
@@ -92,6 +167,15 @@ class Bot:
         ``values`` maps the form's field names (``KR-7.value``, ``KR-7.confidence``, ``KR-7.note``)
         to what the person typed; nothing is written unless every field is right.
         """
+        started = time.perf_counter()
+        reply = await self._submit(command, action, values)
+        if self.observers:
+            outcome = "refused" if reply.errors else outcome_of(reply.message)
+            word = f"form:{command_word(action)}"
+            self._tell(Answered(command.source, word, outcome, time.perf_counter() - started))
+        return reply
+
+    async def _submit(self, command: Command, action: str, values: Mapping[str, str]) -> FormReply:
         if action != "checkin":
             return FormReply(Message.error(f'okrbot has no form called "{action[:40]}".'))
         try:
@@ -107,6 +191,25 @@ class Bot:
             log.exception("form failed: %s", action)
             return FormReply(Message.error(INTERNAL_ERROR))
 
+    async def members(self, platform: Platform, external_id: str) -> People | None:
+        """Who a surface may offer to act as (the web chat's switcher); None for a workspace
+        okrbot has never seen."""
+        async with self.db.read() as session:
+            found = await workspace_members(session, platform, external_id)
+        if found is None:
+            return None
+        workspace, members = found
+        people = sorted(
+            (Person(m.external_id, m.display_name or m.external_id, m.is_admin) for m in members),
+            key=lambda person: (not person.is_admin, person.name.lower()),
+        )
+        return People(workspace.name or "", tuple(people))
+
+    async def team_keys(self, workspace: WorkspaceRef, external_id: str, *, limit: int) -> list[str]:
+        """The keys of the teams a person belongs to, by key (Slack's App Home shows those)."""
+        async with self.db.read() as session:
+            return await member_team_keys(session, workspace.platform, workspace.external_id, external_id, limit=limit)
+
     async def import_csv(self, command: Command, text: str) -> tuple[bool, str]:
         """Import a CSV file whole, or nothing of it: (done, the sentence to show)."""
         try:
@@ -121,7 +224,7 @@ class Bot:
         ref = command.workspace
         try:
             current = await self.revisions.current(ref.platform, ref.external_id)
-        except Exception:  # noqa: BLE001 - the command's own transaction will say what is wrong
+        except Exception:
             log.debug("revision peek failed", exc_info=True)
             return None
         if current is None:
@@ -131,7 +234,7 @@ class Bot:
         if seen is None or _stale(seen, command):
             return None
         today = self.clock().astimezone(zone(seen.timezone or seen.workspace_timezone)).date()
-        return self.replies.kept(workspace_id, revision, (seen.member_id, today, keep))  # type: ignore[no-any-return]
+        return self.replies.kept(workspace_id, revision, (seen.member_id, today, keep))
 
     async def _run(
         self,
@@ -160,7 +263,7 @@ class Bot:
         for attempt in range(1, WRITE_ATTEMPTS + 1):
             try:
                 return await self._write(command, action, locks_late=locks_late, single=single)
-            except IntegrityError:
+            except Conflict:
                 # Another instance wrote the same unique row first (two people's first message to a
                 # new workspace, two `team add` of one key): nothing of ours was kept, so run again
                 # and see what they wrote.
@@ -211,7 +314,7 @@ class Bot:
         except NeedsTransaction:
             return False, None
 
-    async def _context(self, session: AsyncSession, command: Command) -> Ctx | None:
+    async def _context(self, session: Session, command: Command) -> Ctx | None:
         ref = command.workspace
         workspace, actor = await identity(session, ref.platform, ref.external_id, command.actor.external_id)
         if workspace is None or actor is None or _stale(actor, command):
@@ -220,7 +323,7 @@ class Bot:
         cache = None if session.info.get(WRITES) else self.reads
         return Ctx(repo=repo, workspace=workspace, actor=actor, command=command, now=self.clock(), cache=cache)
 
-    async def _register(self, session: AsyncSession, command: Command) -> None:
+    async def _register(self, session: Session, command: Command) -> None:
         """Create the workspace and member on first sight; the first member is the admin."""
         ref = command.workspace
         workspace = await ensure_workspace(
@@ -231,7 +334,7 @@ class Bot:
         member = await repo.member_by_external(actor.external_id)
         if member is None:
             first = await repo.member_count() == 0
-            member = Member(external_id=actor.external_id, is_admin=first)
+            member = Member(workspace_id=repo.workspace_id, external_id=actor.external_id, is_admin=first)
         member.display_name = (actor.display_name or member.display_name or actor.external_id)[:200]
         member.timezone = actor.timezone or member.timezone
         member.is_admin = member.is_admin or actor.is_platform_admin

@@ -10,16 +10,19 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from bot.commands.checkin import checkin_form, record
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.grammar import CONFIDENCE, MAX_NOTE, Number, Token
+from bot.grammar import CONFIDENCE, MAX_NOTE, Kind, Number, Token
 from bot.messages import Context, Form, Message, Text, spans
 from bot.views import kr_line, mention
 from store.models import KeyResult
 
 _FIELD = re.compile(r"KR-(\d{1,9})\.(value|confidence|note)")
+#: ``checkin`` or ``checkin KR-7`` with no value: a request for the form, not a check-in.
+_FORM_REQUEST = re.compile(r"\s*checkin(?:\s+(KR-\d{1,9}))?\s*", re.IGNORECASE)
 
 
 class FormErrors(UserError):
@@ -39,7 +42,7 @@ class Answer:
     note: str
 
 
-def _convert(kind, text: str, field: str, errors: dict[str, str]):  # type: ignore[no-untyped-def]
+def _convert(kind: Kind, text: str, field: str, errors: dict[str, str]) -> Any:
     try:
         return kind.convert(Token(text.strip(), False, 0, len(text)))
     except ValueError as exc:
@@ -104,3 +107,13 @@ def one_key_result(message: Message, ref: str) -> Message:
     cut = Form(form.title, groups, form.submit_label, form.action)
     blocks = tuple(cut if block is form else block for block in message.blocks)
     return Message(blocks=blocks, visibility=message.visibility, is_error=message.is_error)
+
+
+def checkin_target(text: str) -> str | None:
+    """What a surface's "Check in" (a button, ``/okr checkin KR-7``) asks for: "" for the whole
+    form, "KR-7" for that key result's part; None when ``text`` is anything else (a typed
+    check-in with a value goes to the core as a command)."""
+    match = _FORM_REQUEST.fullmatch(text)
+    if match is None:
+        return None
+    return (match.group(1) or "").upper()

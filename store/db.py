@@ -28,9 +28,11 @@ from typing import Any
 import aiosqlite
 import asyncpg
 from sqlalchemy import event, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.dialects.sqlite.aiosqlite import SQLiteDialect_aiosqlite
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import ArgumentError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -40,6 +42,10 @@ _IMMEDIATE = "okrbot_immediate"
 WRITES = "okrbot_writes"
 #: Set in ``session.info`` of a write with no transaction (``Database.write(single=True)``).
 AUTOCOMMIT = "okrbot_autocommit"
+#: The session every query takes: the layers above pass it on without importing SQLAlchemy.
+Session = AsyncSession
+#: A write that lost a race for a unique row (another instance wrote it first): run it again.
+Conflict = IntegrityError
 #: True while statements must run on the connection's thread (a long read): see Database.read.
 _ON_THREAD: contextvars.ContextVar[bool] = contextvars.ContextVar("okrbot_sqlite_on_thread", default=False)
 log = logging.getLogger(__name__)
@@ -78,6 +84,15 @@ def redacted(url: str) -> str:
         return _parsed(url).render_as_string(hide_password=True)
     except ValueError:
         return "(a database URL that could not be read)"
+
+
+def url_password(url: str) -> str | None:
+    """The password a database URL carries, so logs can hide it; None when it has none or is no URL."""
+    try:
+        password = _parsed(url).password
+    except ValueError:
+        return None
+    return str(password) if password else None
 
 
 def prepare_sqlite_file(url: str) -> None:
@@ -123,11 +138,11 @@ class Database:
         if self.is_sqlite and self._peek_file is not None:
             if self._peek_connection is None:
                 self._peek_connection = _peek_connection(self._peek_file)
-            return self._peek_connection.execute(sql, params).fetchone()  # type: ignore[no-any-return]
+            return self._peek_connection.execute(sql, params).fetchone()
         if not self.is_sqlite:
             numbered, names = _numbered(sql)
             pool = await self._pool()
-            return await pool.fetchrow(numbered, *(params[name] for name in names))  # type: ignore[no-any-return]
+            return await pool.fetchrow(numbered, *(params[name] for name in names))
         async with self.engine.connect() as connection:  # an in-memory SQLite database
             return (await connection.execute(text(sql), dict(params))).first()
 
@@ -151,6 +166,12 @@ class Database:
                 await self._pool()
             except Exception as exc:  # noqa: BLE001 - the server may come up later
                 log.warning("the peek pool could not connect yet (%s)", exc.__class__.__name__)
+
+    async def ping(self) -> None:
+        """One trivial statement through a read session: raises when the database cannot answer
+        (the health check's question, asked the way every command reaches the database)."""
+        async with self.read() as session:
+            await (await session.connection()).execute(text("SELECT 1"))
 
     @contextlib.asynccontextmanager
     async def read(self, *, long: bool = False) -> AsyncIterator[AsyncSession]:
@@ -252,7 +273,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
     sync_engine = engine.sync_engine
 
     @event.listens_for(sync_engine, "connect")
-    def _on_connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # Let SQLAlchemy, not the driver, decide when transactions begin (see _on_begin).
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -264,7 +285,7 @@ def _configure_sqlite(engine: AsyncEngine) -> None:
         cursor.close()
 
     @event.listens_for(sync_engine, "begin")
-    def _on_begin(connection) -> None:  # type: ignore[no-untyped-def]
+    def _on_begin(connection: Any) -> None:
         immediate = connection.get_execution_options().get(_IMMEDIATE, False)
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
@@ -398,3 +419,16 @@ def _sqlite_creator(url: str, *, timeout: float) -> Callable[[], Awaitable[aiosq
         return await connection
 
     return connect
+
+
+async def rowcount(session: AsyncSession, statement: Any) -> int:
+    """Run a Core insert, update or delete on the session's connection; the rows it touched
+    (how a caller tells "I claimed it" from "someone else did", on either database)."""
+    result = await (await session.connection()).execute(statement)
+    return int(result.rowcount)
+
+
+async def dialect_insert(session: AsyncSession) -> Any:
+    """The session's dialect's INSERT, which knows ON CONFLICT (SQLite and PostgreSQL both do)."""
+    dialect = (await session.connection()).dialect.name
+    return postgresql_insert if dialect == "postgresql" else sqlite_insert

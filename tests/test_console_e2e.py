@@ -186,7 +186,7 @@ def test_mentions_become_members_but_not_inside_quoted_titles(tmp_path: Path) ->
     assert members == {"alice": "alice", "erin.smith": "Erin.Smith"}
     assert title == "Ask @bob about “@carl”"
     bad = chat("not a name", "team list\n", database_url, tmp_path)
-    assert bad.returncode != 0
+    assert bad.returncode == 1
     assert "--user" in bad.stderr and "Traceback" not in bad.stderr
 
 
@@ -276,7 +276,7 @@ def test_the_interactive_repl_answers_and_leaves_on_exit(tmp_path: Path) -> None
 
 
 def test_a_lower_case_login_does_not_rename_the_member():
-    from adapters.console.adapter import to_command
+    from adapters.local import to_command
 
     assert to_command("help", user="amelie", workspace="demo").actor.display_name == ""
     assert to_command("help", user="Amelie", workspace="demo").actor.display_name == "Amelie"

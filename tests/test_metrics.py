@@ -9,8 +9,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from test_deploy_serve import PLATFORM_VARIABLES
 
-from adapters.server import DB_KEY, build_app
+from adapters.server import BOT_KEY, DB_KEY, build_app
 from adapters.settings import Settings
+from bot.core import Answered
 from store.migrate import upgrade_async
 from store.models import Delivery, Workspace, utcnow
 
@@ -102,3 +103,36 @@ async def test_metrics_count_requests_commands_outcomes_and_the_outbox(client):
     assert lag is not None and 290 < lag < 600
     assert sample(text, "okrbot_event_loop_lag_seconds") is not None
     assert "no such command" not in text  # labels are command words okrbot knows, never what was typed
+
+
+async def test_forms_are_counted_by_their_word_and_a_form_with_errors_is_refused(client):
+    await say(client, "team add web Web")
+    await say(client, 'objective add "Ship" --team web')
+    await say(client, 'kr add O-1 "Users" --target 10')
+    form = {"workspace": "acme", "user": "alice", "pane": "channel", "action": "checkin"}
+    wrong = await client.post("/api/webchat/form", json={**form, "values": {"KR-1.value": "lots"}})
+    assert (await wrong.json())["errors"]
+    right = await client.post("/api/webchat/form", json={**form, "values": {"KR-1.value": "4"}})
+    assert not (await right.json())["errors"]
+    await client.post("/api/webchat/form", json={**form, "action": "nothing", "values": {}})
+
+    text = await (await client.get("/metrics")).text()
+    assert sample(text, "okrbot_commands_total", surface="webchat", command="form:checkin", outcome="refused") == 1
+    assert sample(text, "okrbot_commands_total", surface="webchat", command="form:checkin", outcome="ok") == 1
+    assert sample(text, "okrbot_commands_total", surface="webchat", command="form:other", outcome="refused") == 1
+
+
+async def test_an_observer_that_fails_costs_nobody_their_answer(client, caplog):
+    seen: list[Answered] = []
+
+    def broken(_answered: Answered) -> None:
+        raise RuntimeError("the observer broke")
+
+    client.app[BOT_KEY].observe(broken)
+    client.app[BOT_KEY].observe(seen.append)
+    reply = await say(client, "")
+    assert not reply["error"]
+    assert "an observer of the core's answers failed" in caplog.text and "the observer broke" in caplog.text
+    assert [(a.source, a.command, a.outcome) for a in seen] == [("webchat", "help", "ok")]
+    text = await (await client.get("/metrics")).text()
+    assert sample(text, "okrbot_commands_total", surface="webchat", command="help", outcome="ok") == 1

@@ -18,7 +18,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import SECRET, FakeSlack, SlackClient
 from sqlalchemy import text
 
-from adapters.server import SURFACES_KEY, build_app
+from adapters.server import SCHEDULER_KEY, SURFACES_KEY, build_app
 from adapters.settings import Settings, SlackSettings
 from adapters.slack.installations import InstallationStore, OAuthStateStore
 from adapters.slack.mount import ADAPTER_KEY, OUTBOUND_KEY, SCOPES
@@ -112,6 +112,7 @@ async def test_two_workspaces_install_see_only_their_own_okrs_and_one_uninstalls
     # the Outbound (scheduled prompts, digests) finds each workspace's token in the store
     outbound = slack.http.app[OUTBOUND_KEY]
     assert await outbound.token_for(WorkspaceRef("slack", "T2")) == "xoxb-two"
+    assert slack.http.app[SCHEDULER_KEY].dispatcher.outbounds["slack"] is outbound  # and the scheduler sends with it
 
     # Slack tells okrbot it was uninstalled from T1
     response = await one.event({"type": "app_uninstalled"}, event_id="EvUninstall")

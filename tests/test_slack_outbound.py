@@ -9,7 +9,7 @@ import pytest
 from aiohttp import web
 from fakes.slack_api import FakeSlack
 
-from adapters.settings import Settings, SlackSettings
+from adapters.settings import SlackSettings
 from adapters.slack.mount import mount
 from adapters.slack.outbound import SlackOutbound
 from bot.command import WorkspaceRef
@@ -88,16 +88,14 @@ async def test_errors_become_delivery_errors(fake: FakeSlack):
 
 async def test_mount_says_whether_slack_is_on(tmp_path):
     bot = Bot(Database(f"sqlite:///{tmp_path / 'x.db'}"))
-    line = mount(web.Application(), Settings(slack=SlackSettings(SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None)), bot)
+    line = mount(web.Application(), SlackSettings(SLACK_SIGNING_SECRET=None, SLACK_BOT_TOKEN=None), bot)
     assert line.startswith("slack: off") and "SLACK_SIGNING_SECRET" in line
-    settings = Settings(slack=SlackSettings(SLACK_SIGNING_SECRET="s3cret", SLACK_BOT_TOKEN="xoxb-secret-token"))
+    settings = SlackSettings(SLACK_SIGNING_SECRET="s3cret", SLACK_BOT_TOKEN="xoxb-secret-token")
     app = web.Application()
     line = mount(app, settings, bot)
     assert line.startswith("slack: on") and "xoxb" not in line and "s3cret" not in line
     assert any(r.resource.canonical == "/slack/events" for r in app.router.routes())
-    socket = Settings(
-        slack=SlackSettings(SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-1", SLACK_BOT_TOKEN="xoxb-2")
-    )
+    socket = SlackSettings(SLACK_SIGNING_SECRET=None, SLACK_APP_TOKEN="xapp-1", SLACK_BOT_TOKEN="xoxb-2")
     app = web.Application()
     line = mount(app, socket, bot)
     assert line.startswith("slack: on through Socket Mode") and "xapp" not in line

@@ -6,6 +6,7 @@ import json
 
 from adapters.slack import render, translate
 from bot.commands.checkin import CHOICES
+from bot.forms import checkin_target
 from bot.messages import (
     Actions,
     Button,
@@ -176,6 +177,6 @@ def test_actor_from_users_info():
 
 
 def test_checkin_target():
-    assert translate.checkin_target("checkin") == ""
-    assert translate.checkin_target("checkin kr-7") == "KR-7"
-    assert translate.checkin_target("checkin KR-7 40") is None
+    assert checkin_target("checkin") == ""
+    assert checkin_target("checkin kr-7") == "KR-7"
+    assert checkin_target("checkin KR-7 40") is None

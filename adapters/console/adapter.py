@@ -8,65 +8,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import re
 import sys
 import tempfile
-from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from bot.command import Actor, Command, WorkspaceRef
+from adapters.local import to_command
 from bot.core import Bot
 from bot.messages import Image
-from bot.render_text import block_text
 
-LOCAL_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")
-# a mention is the value of an option (--owner @bob); "@bob" inside a note stays text
-_MENTION = re.compile(r"(--[A-Za-z][\w-]*\s+)@([A-Za-z0-9][A-Za-z0-9_.-]{0,63})")
-_PREFIX = re.compile(r"^\s*/?okr\b", re.IGNORECASE)
-_QUOTED = re.compile(r'"(?:\\.|[^"\\])*"?|[“„][^”"]*[”"]?|«[^»]*»?')  # as bot.grammar reads quotes
 HISTORY = Path.home() / ".okrbot_history"
 CHARTS = Path(tempfile.gettempdir()) / "okrbot-charts"
-
-
-def local_id(name: str) -> str:
-    return name.lower()
-
-
-def _outside_quotes(text: str, change: Callable[[str], str]) -> str:
-    """``change`` applied to the text between quoted titles, never inside them."""
-    out, end = [], 0
-    for quoted in _QUOTED.finditer(text):
-        out += [change(text[end : quoted.start()]), quoted.group()]
-        end = quoted.end()
-    return "".join([*out, change(text[end:])])
-
-
-def to_command(line: str, *, user: str, workspace: str) -> Command:
-    """A typed line as the core sees it: ``@name`` becomes the mention ``<@name>``.
-
-    Inside a quoted title ``@name`` stays as typed: "Ask @bob" is a title, not a mention.
-    """
-    text = _PREFIX.sub("", line, count=1)
-    mentions: dict[str, str] = {}
-
-    def mention(match: re.Match[str]) -> str:
-        name = match.group(2)
-        external = local_id(name.rstrip("."))
-        mentions[external] = name.rstrip(".")
-        return f"{match.group(1)}<@{external}>" + ("." if name.endswith(".") else "")
-
-    text = _outside_quotes(text, lambda part: _MENTION.sub(mention, part))
-    return Command(
-        workspace=WorkspaceRef("local", local_id(workspace), workspace),
-        # a login typed in lower case says nothing about how the person writes their name:
-        # keep the name the workspace knows (the demo's "Amélie Laurent" logs in as amelie)
-        actor=Actor(local_id(user), "" if user == local_id(user) else user),
-        text=text,
-        channel="console",
-        source="console",
-        mentions=mentions,
-    )
 
 
 class ConsoleAdapter:
@@ -75,9 +27,7 @@ class ConsoleAdapter:
 
     async def reply(self, line: str) -> str:
         message = await self.bot.handle(to_command(line, user=self.user, workspace=self.workspace))
-        return "\n".join(
-            self._save(block) if isinstance(block, Image) else block_text(block) for block in message.blocks
-        )
+        return "\n".join(self._save(block) if isinstance(block, Image) else block.plain() for block in message.blocks)
 
     def _save(self, image: Image) -> str:
         """A terminal shows no pictures: the chart goes to a file, and the reply names it."""

@@ -24,15 +24,14 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
-from sqlmodel import col, select
 
 from adapters.slack import render, translate
 from adapters.slack.installations import InstallationStore, SeenEvents
 from adapters.slack.outbound import open_dm, post, upload_attachments
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
+from bot.forms import checkin_target
 from bot.messages import Actions, Button, File, Form, Header, Image, Message, Text
-from store.models import Member, Team, TeamMembership, Workspace
 
 log = logging.getLogger(__name__)
 
@@ -137,7 +136,7 @@ class SlackAdapter:
 
     # --- listeners -----------------------------------------------------------------------------
 
-    async def _skip_repeated_events(self, body: dict[str, Any], next: Any) -> BoltResponse | None:  # noqa: A002
+    async def _skip_repeated_events(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Slack retries an event it thinks we missed (X-Slack-Retry-Num): run each event once."""
         event_id = body.get("event_id") if isinstance(body, dict) else None
         if event_id:
@@ -160,7 +159,7 @@ class SlackAdapter:
 
     async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         cmd = await self.command(client, command)
-        target = translate.checkin_target(cmd.text)
+        target = checkin_target(cmd.text)
         if target is not None and command.get("trigger_id"):
             await ack()
             self._spawn(self._open_checkin(client, cmd, command["trigger_id"], target), "check-in modal")
@@ -211,16 +210,11 @@ class SlackAdapter:
 
     async def _open_checkin(self, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str) -> None:
         """After the ack: the check-in modal (one KR's when ``ref`` names one), through views.open."""
-        message = await self.bot.handle(Command(cmd.workspace, cmd.actor, "checkin", cmd.channel, cmd.source))
+        message = await self.bot.checkin_form(cmd, ref or None)
         form = next((b for b in message.blocks if isinstance(b, Form)), None)
-        if form is not None and ref:
-            groups = tuple(g for g in form.groups if g.ref == ref)
-            if not groups:
-                message, form = _not_yours(ref), None
-            else:
-                form = Form(form.title, groups, form.submit_label, form.action)
         if form is not None:
-            view = render.checkin_modal(form, {"channel": cmd.channel})
+            notes = tuple(b for b in message.blocks if b is not form)
+            view = render.checkin_modal(form, {"channel": cmd.channel}, notes=notes)
         else:
             view = render.info_modal("Check-in", message)
         try:
@@ -244,7 +238,7 @@ class SlackAdapter:
 
     async def _run_button(self, client: AsyncWebClient, body: dict[str, Any], words: str, respond: Any) -> None:
         cmd = await self.command(client, body, text=words)
-        target = translate.checkin_target(cmd.text)
+        target = checkin_target(cmd.text)
         if target is not None and body.get("trigger_id"):
             await self._open_checkin(client, cmd, body["trigger_id"], target)
             return
@@ -305,18 +299,7 @@ class SlackAdapter:
 
     async def team_keys(self, workspace: WorkspaceRef, user_id: str) -> list[str]:
         """The keys of the teams the member belongs to (App Home shows those, not every team)."""
-        query = (
-            select(Team.key)
-            .join(TeamMembership, col(TeamMembership.team_id) == col(Team.id))
-            .join(Member, col(Member.id) == col(TeamMembership.member_id))
-            .join(Workspace, col(Workspace.id) == col(Team.workspace_id))
-            .where(Workspace.platform == workspace.platform, Workspace.external_id == workspace.external_id)
-            .where(Member.external_id == user_id, col(Member.workspace_id) == col(Workspace.id))
-            .order_by(Team.key)
-            .limit(HOME_TEAMS)
-        )
-        async with self.bot.db.read() as session:
-            return list((await session.exec(query)).all())
+        return await self.bot.team_keys(workspace, user_id, limit=HOME_TEAMS)
 
     async def on_app_uninstalled(self, context: Any) -> None:
         """Slack removed okrbot from a workspace: forget its token (OAuth); either way answer 200."""
@@ -358,10 +341,6 @@ def _prefix(action_id: str) -> Any:
 
 def _attachments(message: Message) -> bool:
     return any(isinstance(b, Image | File) for b in message.blocks)
-
-
-def _not_yours(ref: str) -> Message:
-    return Message.error(f"{ref} is not one of your active key results; /okr checkin {ref} <value> still works.")
 
 
 def _error(exc: SlackApiError) -> str:

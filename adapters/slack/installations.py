@@ -18,27 +18,17 @@ from typing import Any
 from slack_sdk.oauth.installation_store import Bot, Installation
 from slack_sdk.oauth.installation_store.async_installation_store import AsyncInstallationStore
 from slack_sdk.oauth.state_store.async_state_store import AsyncOAuthStateStore
-from sqlalchemy import delete
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.command import WorkspaceRef
+from store import installations as stored
 from store.db import Database
-from store.models import SlackEvent, SlackInstallation, SlackOAuthState, utcnow
+from store.installations import installation_key
+from store.models import SlackInstallation, utcnow
 
 log = logging.getLogger(__name__)
 
 STATE_TTL = dt.timedelta(minutes=10)
 EVENT_TTL = dt.timedelta(hours=2)  # Slack retries an event three times within minutes
-
-
-def _key(enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False) -> dict[str, str]:
-    """The row's unique key; an org-wide install is found by its enterprise alone."""
-    if is_enterprise_install:
-        return {"enterprise_id": enterprise_id or "", "team_id": ""}
-    return {"enterprise_id": enterprise_id or "", "team_id": team_id or ""}
 
 
 def _at(timestamp: int | None) -> dt.datetime | None:
@@ -64,7 +54,9 @@ class InstallationStore(AsyncInstallationStore):
         return log
 
     async def async_save(self, installation: Installation) -> None:
-        key = _key(installation.enterprise_id, installation.team_id, installation.is_enterprise_install)
+        key = installation_key(
+            installation.enterprise_id, installation.team_id, enterprise_wide=bool(installation.is_enterprise_install)
+        )
         values: dict[str, Any] = {
             "is_enterprise_install": bool(installation.is_enterprise_install),
             "app_id": installation.app_id,
@@ -85,10 +77,7 @@ class InstallationStore(AsyncInstallationStore):
             "token_type": installation.token_type,
             "installed_at": utcnow(),
         }
-        async with self.db.write() as session:  # an upsert: two instances may finish an install at once
-            insert = await _insert(session)
-            upsert = insert(SlackInstallation).values(**key, **values)
-            await _execute(session, upsert.on_conflict_do_update(index_elements=list(key), set_=values))
+        await stored.save_installation(self.db, key, values)
         log.info("slack: installed in %s (by %s)", key["team_id"] or key["enterprise_id"], installation.user_id)
 
     async def async_save_bot(self, bot: Bot) -> None:
@@ -105,9 +94,8 @@ class InstallationStore(AsyncInstallationStore):
     async def _row(
         self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
     ) -> SlackInstallation | None:
-        async with self.db.read() as session:
-            query = select(SlackInstallation).filter_by(**_key(enterprise_id, team_id, is_enterprise_install))
-            return (await session.exec(query)).first()
+        key = installation_key(enterprise_id, team_id, enterprise_wide=bool(is_enterprise_install))
+        return await stored.find_installation(self.db, key)
 
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False
@@ -156,18 +144,13 @@ class InstallationStore(AsyncInstallationStore):
         if user_id is None:
             await self._delete(enterprise_id, team_id)
             return
-        async with self.db.write() as session:
-            query = select(SlackInstallation).filter_by(**_key(enterprise_id, team_id), user_id=user_id)
-            for row in (await session.exec(query)).all():
-                row.user_token, row.user_refresh_token, row.user_token_expires_at = None, None, None
-                session.add(row)
+        await stored.drop_user_token(self.db, installation_key(enterprise_id, team_id), user_id)
 
     async def async_delete_all(self, *, enterprise_id: str | None, team_id: str | None) -> None:
         await self._delete(enterprise_id, team_id)
 
     async def _delete(self, enterprise_id: str | None, team_id: str | None) -> None:
-        async with self.db.write() as session:
-            await _execute(session, delete(SlackInstallation).filter_by(**_key(enterprise_id, team_id)))
+        await stored.delete_installation(self.db, installation_key(enterprise_id, team_id))
         log.info("slack: installation removed for %s", team_id or enterprise_id)
 
     async def token_for(self, workspace: WorkspaceRef) -> str | None:
@@ -199,9 +182,7 @@ class OAuthStateStore(AsyncOAuthStateStore):
         nonce = secrets.token_urlsafe(24)
         state = f"{nonce}.{self._sign(nonce)}"
         now = utcnow()
-        async with self.db.write() as session:
-            await _execute(session, delete(SlackOAuthState).where(col(SlackOAuthState.expires_at) < now))
-            session.add(SlackOAuthState(state=state, expires_at=now + self.ttl))
+        await stored.issue_state(self.db, state, now=now, expires_at=now + self.ttl)
         return state
 
     async def async_consume(self, state: str) -> bool:
@@ -209,11 +190,7 @@ class OAuthStateStore(AsyncOAuthStateStore):
         if not nonce or not hmac.compare_digest(signature, self._sign(nonce)):
             log.info("slack: an OAuth state that okrbot did not sign was refused")
             return False
-        async with self.db.write() as session:
-            used = delete(SlackOAuthState).where(
-                col(SlackOAuthState.state) == state, col(SlackOAuthState.expires_at) > utcnow()
-            )
-            return await _execute(session, used) == 1
+        return await stored.consume_state(self.db, state, now=utcnow())
 
 
 class SeenEvents:
@@ -226,25 +203,4 @@ class SeenEvents:
 
     async def first_time(self, event_id: str) -> bool:
         """Record the event id; False when it was recorded already."""
-        now = utcnow()
-        async with self.db.write() as session:
-            insert = await _insert(session)
-            added = await _execute(
-                session,
-                insert(SlackEvent).values(event_id=event_id[:64], received_at=now).on_conflict_do_nothing(),
-            )
-            if added and secrets.randbelow(100) == 0:  # now and then, forget what Slack no longer retries
-                await _execute(session, delete(SlackEvent).where(col(SlackEvent.received_at) < now - self.ttl))
-        return added == 1
-
-
-async def _execute(session: AsyncSession, statement: Any) -> int:
-    """Run an insert or delete on the session's connection; the number of rows it touched."""
-    result = await (await session.connection()).execute(statement)
-    return int(result.rowcount)
-
-
-async def _insert(session: AsyncSession) -> Any:
-    """The dialect's INSERT, which knows ON CONFLICT (both SQLite and PostgreSQL do)."""
-    dialect = (await session.connection()).dialect.name
-    return postgresql_insert if dialect == "postgresql" else sqlite_insert
+        return await stored.first_sight_of_event(self.db, event_id, now=utcnow(), ttl=self.ttl)

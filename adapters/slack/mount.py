@@ -11,7 +11,7 @@ from slack_bolt.oauth.async_oauth_settings import AsyncOAuthSettings
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 
-from adapters.settings import Settings, SlackSettings
+from adapters.settings import SlackSettings
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.installations import InstallationStore, OAuthStateStore, SeenEvents
 from adapters.slack.outbound import SlackOutbound, TokenFor, web_client
@@ -81,9 +81,8 @@ def _oauth_problem(slack: SlackSettings) -> str | None:
     return f"slack: off (SLACK_CLIENT_ID is set but {' and '.join(missing)} not)" if missing else None
 
 
-def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
+def mount(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
     """Add Slack's routes when Slack is configured; return the start-up log line."""
-    slack = settings.slack
     if slack.client_id:
         return _mount_oauth(app, slack, bot)
     if slack.signing_secret is None and slack.app_token is None:
@@ -92,8 +91,9 @@ def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
         return "slack: off (SLACK_SIGNING_SECRET or SLACK_APP_TOKEN is set but SLACK_BOT_TOKEN is not)"
     adapter = SlackAdapter(bot, build_bolt(slack, bot), seen=SeenEvents(bot.db))
     app[ADAPTER_KEY] = adapter
-    token = slack.bot_token.get_secret_value()
-    app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, _one_token(token))
+    outbound = token_outbound(slack)
+    assert outbound is not None  # SLACK_BOT_TOKEN is set
+    app[OUTBOUND_KEY] = outbound
     if slack.app_token is not None:
         _socket_mode(app, adapter, slack.app_token.get_secret_value())
     _finish_on_cleanup(app, adapter)  # after the socket closes: no new work, then the replies in flight
@@ -150,6 +150,14 @@ async def _bolt_request(request: web.Request) -> AsyncBoltRequest:
 
 async def _answer(response: BoltResponse) -> web.Response:
     return await to_aiohttp_response(response)
+
+
+def token_outbound(slack: SlackSettings) -> SlackOutbound | None:
+    """The Outbound of one workspace's bot token (SLACK_BOT_TOKEN), for the serving app and for
+    ``okrbot send``; None without a token."""
+    if slack.bot_token is None:
+        return None
+    return SlackOutbound(slack.api_url, _one_token(slack.bot_token.get_secret_value()))
 
 
 def _one_token(token: str) -> TokenFor:

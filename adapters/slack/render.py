@@ -1,8 +1,8 @@
 """Neutral messages as Block Kit: pure functions, a Message in, JSON-ready dicts out.
 
 Slack refuses a whole message for one oversized piece (a header over 150 characters, a section
-over 3,000, more than 50 blocks, or about 12k characters of block text in total, see
-PLATFORMS.md), so every piece is cut here and long messages are split into several.
+over 3,000, more than 50 blocks, or about 12k characters of block text in total), so every
+piece is cut here and long messages are split into several.
 User-written text is escaped (``&``, ``<``, ``>``) everywhere, so it can never mention or link.
 """
 
@@ -31,9 +31,9 @@ from bot.messages import (
     Spans,
     Text,
     UserText,
+    bar,
 )
-from bot.render_text import block_text, inline
-from bot.scales import bar
+from bot.messages import plain as spans_text
 
 HEADER_MAX = 150
 SECTION_MAX = 3000
@@ -85,7 +85,7 @@ def mrkdwn(parts: Spans) -> str:
 
 def plain(parts: Spans) -> str:
     """Text for plain_text objects: mentions as names; still escaped, as Slack decodes entities."""
-    return escape(inline(parts))
+    return escape(spans_text(parts))
 
 
 def cut(text: str, limit: int) -> str:
@@ -244,7 +244,7 @@ def split(blocks: Iterable[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 def fallback(message: Message) -> str:
     """The notification text: plain, escaped (it is parsed for mentions too), short."""
-    text = "\n".join(block_text(b) for b in message.blocks if not isinstance(b, Image | File | Form))
+    text = "\n".join(b.plain() for b in message.blocks if not isinstance(b, Image | File | Form))
     return cut(escape(text), FALLBACK_MAX) or "okrbot"
 
 
@@ -293,8 +293,8 @@ def _element(field: FormField) -> dict[str, Any]:
     return element
 
 
-def form_blocks(form: Form) -> list[dict[str, Any]]:
-    """One title section and one input per field for each group, as many groups as fit."""
+def form_blocks(form: Form, *, room: int = MODAL_BLOCKS_MAX) -> list[dict[str, Any]]:
+    """One title section and one input per field for each group, as many groups as fit in ``room`` blocks."""
     blocks: list[dict[str, Any]] = []
     for group in form.groups:
         group_blocks = [section(cut(f"*{mrkdwn(group.title)}*", SECTION_MAX))]
@@ -309,15 +309,18 @@ def form_blocks(form: Form) -> list[dict[str, Any]]:
             if field.error:
                 block["hint"] = plain_text(escape(field.error), LABEL_MAX)
             group_blocks.append(block)
-        if len(blocks) + len(group_blocks) > MODAL_BLOCKS_MAX - 1:
+        if len(blocks) + len(group_blocks) > room - 1:
             blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "More key results than a form holds: check in on the rest with `/okr checkin KR-n <value>`."}]})  # fmt: skip
             break
         blocks.extend(group_blocks)
     return blocks
 
 
-def checkin_modal(form: Form, metadata: dict[str, str]) -> dict[str, Any]:
-    """The modal for views.open; ``metadata`` comes back with the submission (where to confirm)."""
+def checkin_modal(form: Form, metadata: dict[str, str], *, notes: Iterable[Block] = ()) -> dict[str, Any]:
+    """The modal for views.open; ``metadata`` comes back with the submission (where to confirm).
+
+    ``notes``: the other blocks of the core's answer (why the whole form came back), above the inputs."""
+    above = [rendered for block in notes for rendered in block_kit(block)][: MODAL_BLOCKS_MAX // 2]
     return {
         "type": "modal",
         "callback_id": CHECKIN_CALLBACK,
@@ -325,7 +328,7 @@ def checkin_modal(form: Form, metadata: dict[str, str]) -> dict[str, Any]:
         "submit": plain_text(escape(form.submit_label), MODAL_TITLE_MAX),
         "close": plain_text("Cancel", MODAL_TITLE_MAX),
         "private_metadata": json.dumps(metadata)[:3000],
-        "blocks": form_blocks(form),
+        "blocks": above + form_blocks(form, room=MODAL_BLOCKS_MAX - len(above)),
     }
 
 

@@ -104,14 +104,3 @@ def metadata(view: Mapping[str, Any]) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
-
-
-_CHECKIN_WORDS = re.compile(r"\s*checkin(?:\s+(KR-\d{1,9}))?\s*", re.IGNORECASE)
-
-
-def checkin_target(command_words: str) -> str | None:
-    """For ``checkin`` / ``checkin KR-7`` (a form, not a value): "" or "KR-7"; otherwise None."""
-    match = _CHECKIN_WORDS.fullmatch(command_words)
-    if match is None:
-        return None
-    return (match.group(1) or "").upper()

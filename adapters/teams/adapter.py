@@ -8,7 +8,6 @@ in place) happens here, and the core only ever sees a :class:`bot.command.Comman
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections import OrderedDict
 from typing import Any
@@ -31,14 +30,12 @@ from adapters.teams.translate import (
 )
 from adapters.teams.welcome import Welcomes, is_install, welcome_message
 from bot.core import Bot
-from bot.forms import one_key_result
+from bot.forms import checkin_target
 from bot.messages import Message
 
 log = logging.getLogger("okrbot.teams")
 ROSTER_TTL = 600.0  # seconds a member's roster entry (Azure AD id, role) is trusted
 ROSTER_MAX = 5_000
-#: A progress line's "Check in" button: the card for that one key result.
-KR_BUTTON = re.compile(r"\s*checkin\s+(KR-\d{1,9})\s*", re.IGNORECASE)
 
 
 class Roster:
@@ -97,12 +94,11 @@ class TeamsAdapter:
             await self.send(turn_context, await self.bot.handle(command))
             return
         if submitted.action == COMMAND_ACTION:
-            button = KR_BUTTON.fullmatch(submitted.command)
-            if button:  # the core would want a value; the person wants the card for that KR
-                command = to_command(raw, is_owner=is_owner, text="checkin")
-                await self.send(turn_context, one_key_result(await self.bot.handle(command), button.group(1)))
-                return
             command = to_command(raw, is_owner=is_owner, text=submitted.command)
+            target = checkin_target(submitted.command)
+            if target is not None:  # a "Check in" button: the card, for that KR when it names one
+                await self.send(turn_context, await self.bot.checkin_form(command, target or None))
+                return
             await self.send(turn_context, await self.bot.handle(command))
             return
         command = to_command(raw, is_owner=is_owner, text="")

@@ -110,7 +110,7 @@ class _Clients:
 async def _close(client: ConnectorClient) -> None:
     try:
         await client.__aexit__(None, None, None)  # msrest's SDKClientAsync closes as a context manager
-    except Exception:  # noqa: BLE001 - closing at shutdown; nothing to do about a failure
+    except Exception:
         log.debug("closing a connector client failed", exc_info=True)
 
 

@@ -8,8 +8,9 @@ import logging
 from aiohttp import web
 from botbuilder.core import TurnContext
 from botbuilder.integration.aiohttp import CloudAdapter
+from botframework.connector.auth import BotFrameworkAuthentication
 
-from adapters.settings import Settings
+from adapters.settings import TeamsSettings
 from adapters.teams.adapter import TeamsAdapter
 from adapters.teams.auth import ReusingAuthentication, authentication, describe, sdk_config
 from adapters.teams.outbound import TeamsOutbound
@@ -34,16 +35,23 @@ def is_loopback(request: web.Request) -> bool:
         return False
 
 
-def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
+def build_outbound(
+    teams: TeamsSettings, references: References, auth: BotFrameworkAuthentication | None = None
+) -> TeamsOutbound:
+    """The Teams Outbound: the serving app's (sharing its ``auth``) or ``okrbot send``'s."""
+    config = sdk_config(teams)  # a wrong combination of MICROSOFT_APP_* stops start-up with a sentence
+    return TeamsOutbound(authentication(teams) if auth is None else auth, references, app_id=config.APP_ID)
+
+
+def mount(app: web.Application, teams: TeamsSettings, bot: Bot) -> str:
     """Add POST /api/messages; return the start-up log line saying how requests are authenticated."""
-    teams = settings.teams
     config = sdk_config(teams)  # a wrong combination of MICROSOFT_APP_* stops start-up with a sentence
     auth = authentication(teams)
     cloud = CloudAdapter(auth)
-    references = References(bot.db, timezone=settings.timezone)
+    references = References(bot.db, timezone=bot.timezone)
     adapter = TeamsAdapter(bot, references)
     app[TEAMS_KEY] = adapter
-    app[OUTBOUND_KEY] = TeamsOutbound(auth, references, app_id=config.APP_ID)
+    app[OUTBOUND_KEY] = build_outbound(teams, references, auth)
     app[CLOUD_ADAPTER_KEY] = cloud
     auth_on = bool(config.APP_ID)
 

@@ -116,7 +116,7 @@ class TeamsOutbound:
         raise AssertionError("unreachable")
 
     def _backoff(self, attempt: int) -> float:
-        return self.base_delay * 2 ** (attempt - 1) + random.uniform(0, self.base_delay)  # noqa: S311 - jitter
+        return self.base_delay * 2 ** (attempt - 1) + random.uniform(0, self.base_delay)
 
     async def _open_direct(self, tenant: str, member_id: str) -> dict[str, Any]:
         """Create the member's 1:1 chat from a team roster okrbot can read, and keep its reference."""

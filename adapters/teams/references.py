@@ -23,15 +23,11 @@ from typing import Any
 
 from botbuilder.core import TurnContext
 from botbuilder.schema import Activity, ConversationReference
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlmodel import select
 
 from adapters.teams.jsonish import as_json
 from adapters.teams.translate import reference_key, tenant_id
 from store.db import Database
-from store.models import ConversationRef, utcnow
-from store.repo import ensure_workspace, workspace_by_external
+from store.references import references_of_kind, save_reference, stored_reference
 
 log = logging.getLogger("okrbot.teams")
 SEEN_MAX = 10_000
@@ -73,20 +69,9 @@ class References:
         if await self._stored_text(tenant, kind, key) == text:
             self._keep(cache_key, text)
             return
-        async with self.db.write() as session:
-            workspace = await ensure_workspace(
-                session, platform="teams", external_id=tenant, name="", timezone=self.timezone
-            )
-            connection = await session.connection()
-            insert = postgresql_insert if connection.dialect.name == "postgresql" else sqlite_insert
-            now = utcnow()
-            await connection.execute(
-                insert(ConversationRef)
-                .values(workspace_id=workspace.id, kind=kind, key=key[:128], data=text, updated_at=now)
-                .on_conflict_do_update(
-                    index_elements=["workspace_id", "kind", "key"], set_={"data": text, "updated_at": now}
-                )
-            )
+        await save_reference(
+            self.db, platform="teams", tenant=tenant, kind=kind, key=key, data=text, timezone=self.timezone
+        )
         self._keep(cache_key, text)
 
     def _keep(self, cache_key: tuple[str, str, str], text: str) -> None:
@@ -100,36 +85,12 @@ class References:
         return json.loads(text) if text is not None else None
 
     async def _stored_text(self, tenant: str, kind: str, key: str) -> str | None:
-        async with self.db.read() as session:
-            workspace = await workspace_by_external(session, "teams", tenant)
-            if workspace is None:
-                return None
-            row = (
-                await session.exec(
-                    select(ConversationRef).where(
-                        ConversationRef.workspace_id == workspace.id,
-                        ConversationRef.kind == kind,
-                        ConversationRef.key == key[:128],
-                    )
-                )
-            ).first()
-        return row.data if row else None
+        return await stored_reference(self.db, platform="teams", tenant=tenant, kind=kind, key=key)
 
     async def team_channels(self, tenant: str) -> list[dict[str, Any]]:
         """This tenant's stored team conversations, most recently stored (changed) first."""
-        async with self.db.read() as session:
-            workspace = await workspace_by_external(session, "teams", tenant)
-            if workspace is None:
-                return []
-            rows = (
-                await session.exec(
-                    select(ConversationRef)
-                    .where(ConversationRef.workspace_id == workspace.id, ConversationRef.kind == "channel")
-                    .order_by(ConversationRef.updated_at.desc())  # type: ignore[attr-defined]
-                )
-            ).all()
-        out = [json.loads(row.data) for row in rows]
-        return [data for data in out if data.get("teamId")]
+        texts = await references_of_kind(self.db, platform="teams", tenant=tenant, kind="channel")
+        return [data for data in map(json.loads, texts) if data.get("teamId")]
 
 
 def stable_reference(activity: Activity, *, personal: bool) -> dict[str, Any]:

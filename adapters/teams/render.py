@@ -34,9 +34,8 @@ from bot.messages import (
     Spans,
     Text,
     UserText,
+    bar,
 )
-from bot.render_text import to_text
-from bot.scales import bar
 
 CARD_VERSION = "1.4"
 CARD_TYPE = "application/vnd.microsoft.card.adaptive"
@@ -378,7 +377,7 @@ def to_activities(message: Message) -> list[dict[str, Any]]:
 
 
 def _draw(message: Message) -> list[dict[str, Any]]:
-    summary = to_text(message).strip().replace("\n", " ")[:SUMMARY_MAX]
+    summary = message.text.strip().replace("\n", " ")[:SUMMARY_MAX]
     return [
         {
             "type": "message",

@@ -6,20 +6,16 @@ no login, which is why it answers only this machine unless the operator opens it
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
-from sqlmodel import col, select
-
-from adapters.console.adapter import LOCAL_NAME, local_id, to_command
+from adapters.local import LOCAL_NAME, local_id, to_command
 from adapters.webchat.hub import DM_PREFIX, Hub, Pane
 from adapters.webchat.render import to_json
 from bot.command import Command
 from bot.core import Bot
-from bot.forms import one_key_result
-from store.models import Member
-from store.repo import workspace_by_external
+from bot.forms import checkin_target
+from bot.messages import Message
 
 CHANNEL = "general"
 MAX_TEXT = 4000
@@ -56,7 +52,7 @@ class WebChatAdapter:
             raise BadRequest(f"A command is at most {MAX_TEXT} characters.")
         pane = _pane(body.get("pane"))
         channel = f"{DM_PREFIX}{local_id(user)}" if pane == "direct" else CHANNEL
-        return dataclasses.replace(to_command(text, user=user, workspace=workspace), channel=channel, source="webchat")
+        return to_command(text, user=user, workspace=workspace, channel=channel, source="webchat")
 
     async def run(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A typed command: the reply; a reply for the whole channel goes to the other pages too."""
@@ -64,10 +60,7 @@ class WebChatAdapter:
         if not isinstance(text, str):
             raise BadRequest("Send the command as text.")
         command = self.command(body, text)
-        message = await self.bot.handle(command)
-        only = body.get("only")
-        if isinstance(only, str) and only:
-            message = one_key_result(message, only[:20])
+        message = await self._answer(command, body.get("only"))
         reply = to_json(message)
         if message.visibility == "channel" and command.channel == CHANNEL:
             self.hub.publish(
@@ -78,6 +71,13 @@ class WebChatAdapter:
                  "client": str(body.get("client", ""))[:64]},
             )  # fmt: skip
         return {"message": reply}
+
+    async def _answer(self, command: Command, only: Any) -> Message:
+        """The core's answer; a progress line's "Check in" (``only``: its key result) gets the
+        check-in form cut to that key result."""
+        if isinstance(only, str) and only and checkin_target(command.text) is not None:
+            return await self.bot.checkin_form(command, only[:20])
+        return await self.bot.handle(command)
 
     async def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:
         """A submitted form: the confirmation, or the form again with an error next to each wrong field."""
@@ -93,17 +93,12 @@ class WebChatAdapter:
     async def workspace(self, name: Any) -> dict[str, Any]:
         """Who can be chosen in the switcher: the workspace's members, admins first, then by name."""
         external = local_id(_name(name, "workspace"))
-        async with self.bot.db.read() as session:
-            workspace = await workspace_by_external(session, "local", external)
-            members = []
-            if workspace is not None:
-                rows = await session.exec(select(Member).where(col(Member.workspace_id) == workspace.id))
-                members = sorted(rows.all(), key=lambda m: (not m.is_admin, (m.display_name or m.external_id).lower()))
+        found = await self.bot.members("local", external)
         return {
             "workspace": external,
-            "name": workspace.name if workspace is not None and workspace.name else name,
+            "name": found.workspace_name if found is not None and found.workspace_name else name,
             "channel": CHANNEL,
             "members": [
-                {"id": m.external_id, "name": m.display_name or m.external_id, "admin": m.is_admin} for m in members
+                {"id": p.external_id, "name": p.name, "admin": p.is_admin} for p in (found.people if found else ())
             ],
         }

@@ -11,13 +11,11 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from adapters.settings import Settings
+from adapters.settings import WebChatSettings
 from adapters.webchat.adapter import BadRequest, WebChatAdapter
 from adapters.webchat.hub import Hub, WebChatOutbound
 from bot.core import Bot
@@ -32,18 +30,6 @@ OUTBOUND_KEY = web.AppKey("webchat_outbound", WebChatOutbound)
 HUB_KEY = web.AppKey("webchat_hub", Hub)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-
-class WebChatSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
-
-    mode: Literal["auto", "on", "off"] = Field(default="auto", validation_alias="OKRBOT_WEBCHAT")
-    public: bool = Field(default=False, validation_alias="OKRBOT_WEBCHAT_PUBLIC")
-
-
-def platform_configured(settings: Settings) -> bool:
-    slack = settings.slack
-    return bool(slack.bot_token or slack.signing_secret or slack.app_token or slack.client_id or settings.teams.app_id)
 
 
 def is_local(request: web.Request) -> bool:
@@ -159,11 +145,11 @@ async def _events(request: web.Request, adapter: WebChatAdapter, hub: Hub) -> we
     return response
 
 
-def mount(app: web.Application, settings: Settings, bot: Bot) -> str:
-    """Add the web chat's routes when it is on; return the start-up log line."""
-    webchat = WebChatSettings()
-    configured = platform_configured(settings)
-    if webchat.mode == "off" or (webchat.mode == "auto" and configured):
+def mount(app: web.Application, webchat: WebChatSettings, bot: Bot, *, platform_configured: bool) -> str:
+    """Add the web chat's routes when it is on; return the start-up log line.
+
+    ``platform_configured``: Slack or Teams credentials are set, which keeps ``auto`` off."""
+    if webchat.mode == "off" or (webchat.mode == "auto" and platform_configured):
         why = "OKRBOT_WEBCHAT=off" if webchat.mode == "off" else "Slack or Teams is configured"
         return f"webchat: off ({why}; OKRBOT_WEBCHAT=on or `okrbot serve --webchat` turns it on)"
     hub = Hub()

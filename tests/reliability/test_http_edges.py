@@ -13,7 +13,6 @@ from aiohttp.test_utils import TestClient, TestServer
 from fakes.slack_api import SECRET, TOKEN, FakeSlack, sign
 from harness import no_secret_in_logs  # noqa: F401  (an autouse fixture)
 
-import adapters.server as server
 from adapters.server import build_app
 from adapters.settings import Settings, SlackSettings, TeamsSettings
 from store.migrate import upgrade_async
@@ -25,7 +24,7 @@ MB = 1024 * 1024
 async def http(tmp_path, monkeypatch) -> AsyncIterator[TestClient]:
     """Slack, Teams (no app id: loopback only) and the web chat, all on one server."""
     monkeypatch.setenv("OKRBOT_WEBCHAT", "on")
-    monkeypatch.setattr(server, "BODY_TIMEOUT", 2.0)
+    monkeypatch.setenv("OKRBOT_BODY_TIMEOUT_SECONDS", "2")
     url = f"sqlite:///{tmp_path / 'okrbot.db'}"
     await upgrade_async(url)
     fake = await FakeSlack().start()
@@ -80,7 +79,7 @@ async def test_a_half_sent_body_times_out_without_holding_the_server(http: TestC
         reply = await http.post("/api/webchat/command", json={"workspace": "acme", "user": "alice", "text": "help"})
         assert reply.status == 200
     for reader, writer in stalled:
-        async with asyncio.timeout(10):  # bounded: the server gives up after BODY_TIMEOUT (2 s here)
+        async with asyncio.timeout(10):  # bounded: the server gives up after OKRBOT_BODY_TIMEOUT_SECONDS (2 s here)
             answer = await reader.readline()
         assert answer.startswith(b"HTTP/1.1 408"), answer[:200]
         writer.close()
