@@ -24,7 +24,7 @@ from bench.load import slack_headers
 from bench.surface import ROOT, Server, Workload, bare, databases, measure, okrbot_serve
 
 sys.path.insert(0, str(ROOT / "tests"))
-from fakes.slack_api import SECRET, FakeSlack  # noqa: E402
+from fakes.slack_api import SECRET, FakeSlack
 
 KRS = 10
 PATH = "/slack/events"

@@ -23,7 +23,7 @@ import aiohttp
 from bench.surface import ROOT, Server, Workload, bare, databases, measure, okrbot_serve
 
 sys.path.insert(0, str(ROOT / "tests"))
-from fakes.connector import FakeConnector  # noqa: E402
+from fakes.connector import FakeConnector
 
 KRS = 10
 PATH = "/api/messages"

@@ -43,7 +43,7 @@ class ReadCache:
         workspace_id = workspace.id or 0
         entry = self.kept(workspace_id, workspace.revision, name)
         if entry is not None:
-            return entry  # type: ignore[no-any-return]
+            return entry
         value = await build()
         self.keep(workspace_id, workspace.revision, name, value)
         return value

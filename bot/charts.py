@@ -13,7 +13,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display needed, and no GUI toolkit imported
 
-from matplotlib.figure import Figure  # noqa: E402  (after choosing the backend)
+from matplotlib.figure import Figure
 
 Series = dict[str, list[tuple[int, float, float]]]  # label → (week, progress 0-1, confidence 0-10)
 

@@ -11,9 +11,10 @@ import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
+from typing import Any
 
 from bot.errors import UserError
-from bot.grammar import CONFIDENCE, CYCLE, KEY, MAX_TITLE, MAX_UNIT, UNIT, Date, Number, Ref, Score, Token
+from bot.grammar import CONFIDENCE, CYCLE, KEY, MAX_TITLE, MAX_UNIT, UNIT, Date, Kind, Number, Ref, Score, Token
 
 COLUMNS = [
     "cycle", "cycle_start", "cycle_end", "team", "team_name",
@@ -81,7 +82,7 @@ class RowError(Exception):
     pass
 
 
-def _value(kind, text: str):  # type: ignore[no-untyped-def]
+def _value(kind: Kind, text: str) -> Any:
     try:
         return kind.convert(Token(text.strip(), False, 0, len(text)))
     except ValueError as exc:

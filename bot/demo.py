@@ -20,13 +20,13 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from bot.command import Actor, Command, WorkspaceRef
+from bot.command import Actor, Command, Platform, WorkspaceRef
 from bot.context import zone
 from bot.core import Bot
 from store.db import Database
 from store.repo import Repo, workspace_by_external
 
-DEMO_PLATFORM = "local"
+DEMO_PLATFORM: Platform = "local"
 DEMO_WORKSPACE = "demo"
 DEMO_NAME = "Demo"
 SEED = 20261125
@@ -389,16 +389,19 @@ def build_script(now: dt.datetime, timezone: str = "UTC") -> Script:
     if now.tzinfo is None:
         now = now.replace(tzinfo=dt.UTC)
     now = now.astimezone(dt.UTC)
-    rng = random.Random(SEED)
     cycle, starts_on, ends_on = _cycle_dates(now, timezone)
-    days = (ends_on - starts_on).days + 1
+    setup = _setup_steps(cycle, starts_on, ends_on, _local(starts_on, 9, 0, timezone))
+    checkins = _checkin_steps(random.Random(SEED), now, starts_on, ends_on)
+    return Script(cycle, starts_on, ends_on, tuple(setup + checkins))
+
+
+def _setup_steps(cycle: str, starts_on: dt.date, ends_on: dt.date, first: dt.datetime) -> list[Step]:
+    """The organisation, set up on the cycle's first Monday morning, one command a minute."""
     steps: list[Step] = []
-    setup = _local(starts_on, 9, 0, timezone)
 
     def say(who: str, text: str, defines: str = "") -> None:
-        steps.append(Step(setup + dt.timedelta(minutes=len(steps)), who, text, defines))
+        steps.append(Step(first + dt.timedelta(minutes=len(steps)), who, text, defines))
 
-    # the organisation, on the cycle's first Monday morning
     for key, name, lead, members in TEAMS:
         say(lead, f'team add {key} "{name}"')
         for member in members:
@@ -419,43 +422,69 @@ def build_script(now: dt.datetime, timezone: str = "UTC") -> Script:
         for i, kr in enumerate(o.krs, start=1):
             numbers = f"--target {_value(kr, 1.0)} --start {_value(kr, 0.0)} --unit {kr.unit}"
             say(o.owner, f'kr add {{O:{o.label}}} "{kr.title}" {numbers} --owner <@{kr.owner}>', f"KR:{o.label}.{i}")
+    return steps
 
-    # ten weeks of Friday check-ins, and this week's early birds
-    checkins: list[Step] = []
+
+def _checkin_steps(rng: random.Random, now: dt.datetime, starts_on: dt.date, ends_on: dt.date) -> list[Step]:
+    """Ten weeks of Friday check-ins and this week's early birds, in the order they happen."""
+    days = (ends_on - starts_on).days + 1
     current_week = WEEKS_OF_HISTORY + 1
-    bias: dict[str, int] = {}  # some owners are optimists, some pessimists
-    said: dict[str, str] = {}  # the last note on each key result, not to repeat it
+    readings = _Readings(rng)
+    checkins: list[Step] = []
     for week in range(1, current_week + 1):
         monday = starts_on + dt.timedelta(weeks=week - 1)
-        times: dict[str, dt.datetime] = {}
-        for person in PEOPLE.values():
-            if week == current_week and person.id in EARLY_THIS_WEEK:
-                day, hour = monday + dt.timedelta(days=rng.randrange(3)), rng.randrange(9, 12)
-            else:
-                day, hour = monday + dt.timedelta(days=4), 9 + rng.randrange(2)
-            at = _local(day, hour, rng.randrange(60), person.timezone)
-            if week not in SKIPPED_WEEKS.get(person.id, ()) and at <= now - dt.timedelta(minutes=5):
-                times[person.id] = at
+        times = _checkin_times(rng, now, monday, week=week, early=week == current_week)
         elapsed = ((monday + dt.timedelta(days=4) - starts_on).days + 1) / days
         for o in OBJECTIVES:
             for i, kr in enumerate(o.krs, start=1):
-                label = f"{o.label}.{i}"
-                curve, first, last = TRENDS[kr.trend]
-                fraction = curve(elapsed) + rng.gauss(0, 0.025)
-                fraction = min(1.0 if kr.trend in ("ahead", "done") else 1.02, max(0.0, fraction))
-                drift = first + (last - first) * (week - 1) / (current_week - 1)
-                confidence = min(
-                    10, max(0, round(drift + bias.setdefault(label, rng.choice((-1, 0, 0, 1))) + rng.gauss(0, 0.35)))
-                )
-                note = _note(rng, kr, week, said.get(label, ""))
-                said[label] = note or said.get(label, "")
+                text = readings.checkin(kr, f"{o.label}.{i}", week, elapsed)
                 if kr.owner not in times:
                     continue
                 times[kr.owner] += dt.timedelta(minutes=1 + rng.randrange(3))
-                text = f"checkin {{KR:{label}}} {_value(kr, fraction)} {confidence}" + (f" {note}" if note else "")
                 checkins.append(Step(times[kr.owner], kr.owner, text))
     checkins.sort(key=lambda step: step.at)
-    return Script(cycle, starts_on, ends_on, tuple(steps + checkins))
+    return checkins
+
+
+def _checkin_times(
+    rng: random.Random, now: dt.datetime, monday: dt.date, *, week: int, early: bool
+) -> dict[str, dt.datetime]:
+    """When each person starts checking in in the week of ``monday``: Friday morning, or early in
+    the week for this week's early birds; nobody in a week they skip or at a time yet to come."""
+    times: dict[str, dt.datetime] = {}
+    for person in PEOPLE.values():
+        if early and person.id in EARLY_THIS_WEEK:
+            day, hour = monday + dt.timedelta(days=rng.randrange(3)), rng.randrange(9, 12)
+        else:
+            day, hour = monday + dt.timedelta(days=4), 9 + rng.randrange(2)
+        at = _local(day, hour, rng.randrange(60), person.timezone)
+        if week not in SKIPPED_WEEKS.get(person.id, ()) and at <= now - dt.timedelta(minutes=5):
+            times[person.id] = at
+    return times
+
+
+@dataclass
+class _Readings:
+    """What owners report week by week: each key result follows its trend's curve with noise,
+    confidence drifts with a bias per key result, and a note never repeats the last one."""
+
+    rng: random.Random
+    bias: dict[str, int] = field(default_factory=dict)  # some owners are optimists, some pessimists
+    said: dict[str, str] = field(default_factory=dict)  # the last note on each key result
+
+    def checkin(self, kr: KR, label: str, week: int, elapsed: float) -> str:
+        """This week's check-in on the key result ``label``, drawn whether or not its owner sends it."""
+        rng = self.rng
+        curve, first, last = TRENDS[kr.trend]
+        fraction = curve(elapsed) + rng.gauss(0, 0.025)
+        fraction = min(1.0 if kr.trend in ("ahead", "done") else 1.02, max(0.0, fraction))
+        drift = first + (last - first) * (week - 1) / WEEKS_OF_HISTORY  # from first in week 1 to last this week
+        confidence = min(
+            10, max(0, round(drift + self.bias.setdefault(label, rng.choice((-1, 0, 0, 1))) + rng.gauss(0, 0.35)))
+        )
+        note = _note(rng, kr, week, self.said.get(label, ""))
+        self.said[label] = note or self.said.get(label, "")
+        return f"checkin {{KR:{label}}} {_value(kr, fraction)} {confidence}" + (f" {note}" if note else "")
 
 
 def _note(rng: random.Random, kr: KR, week: int, last: str) -> str:

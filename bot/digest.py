@@ -31,7 +31,7 @@ from bot.progress import WEEK, CycleClock, KrStatus, shorten, statuses, trend, w
 from bot.scales import confidence_colour
 from bot.views import kr_detail, kr_ref, mention
 from store import reports
-from store.models import Capability, Cycle, KeyResult, Member, Objective, Team
+from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id
 from store.reports import CheckInRow
 
 MAX_RISKS = 10
@@ -64,38 +64,38 @@ async def current_cycle(ctx: Ctx) -> Cycle:
 
 def stage_map(capabilities: list[Capability]) -> dict[int, Capability]:
     by_id = {c.id: c for c in capabilities}
-    return {c.id: by_id.get(c.parent_id, c) if c.parent_id else c for c in capabilities}  # type: ignore[misc]
+    return {row_id(c): by_id.get(c.parent_id, c) if c.parent_id else c for c in capabilities}
 
 
 async def load_team(ctx: Ctx, team: Team) -> TeamDigest:
     repo = ctx.repo
     cycle = await current_cycle(ctx)
     clock = CycleClock(cycle, ctx.today)
-    objectives = await reports.cycle_objectives(repo, cycle.id, team.id)  # type: ignore[arg-type]
+    objectives = await reports.cycle_objectives(repo, row_id(cycle), team.id)
     parent_ids = [o.parent_id for o in objectives if o.parent_id]
-    parents = {o.id: o for o in await repo.objectives(ids=parent_ids, include_archived=True)} if parent_ids else {}
-    krs_list = await repo.key_results(objective_ids=[o.id for o in objectives]) if objectives else []  # type: ignore[misc]
+    parents = {row_id(o): o for o in await repo.objectives(ids=parent_ids, include_archived=True)} if parent_ids else {}
+    krs_list = await repo.key_results(objective_ids=[row_id(o) for o in objectives]) if objectives else []
     krs: dict[int, list[KeyResult]] = defaultdict(list)
     for kr in krs_list:
         krs[kr.objective_id].append(kr)
     since = _history_start(cycle, ctx)
-    history = await reports.check_ins_since(repo, [kr.id for kr in krs_list], since)  # type: ignore[misc]
+    history = await reports.check_ins_since(repo, [row_id(kr) for kr in krs_list], since)
     owners = await reports.members_by_ids(
         repo, list({kr.owner_id for kr in krs_list} | {o.owner_id for o in objectives})
     )
     capabilities = await repo.capabilities()
     stages = stage_map(capabilities)
     fed_stages = {stages[o.capability_id].id for o in objectives if o.capability_id in stages}
-    fed_ids = [c.id for c in capabilities if stages[c.id].id in fed_stages]  # type: ignore[index]
-    rows = await reports.feeders(repo, cycle.id, fed_ids)  # type: ignore[arg-type]
+    fed_ids = [row_id(c) for c in capabilities if stages[row_id(c)].id in fed_stages]
+    rows = await reports.feeders(repo, row_id(cycle), fed_ids)
     other_ids = {t for _, t, _, _ in rows if t != team.id} | {p.team_id for p in parents.values()}
     teams = await reports.teams_by_ids(repo, list(other_ids))
     across = _across(rows, stages, teams, team)
     return TeamDigest(
         team=team, clock=clock, objectives=objectives, parents=parents, parent_teams=teams, krs=krs,
         status=statuses(krs_list, history, owners, clock, ctx.now), owners=owners, stages=stages,
-        capabilities={c.id: c for c in capabilities}, across=across,  # type: ignore[misc]
-        gaps=await reports.unsupported_capabilities(repo, cycle.id), history=history,  # type: ignore[arg-type]
+        capabilities={row_id(c): c for c in capabilities}, across=across,
+        gaps=await reports.unsupported_capabilities(repo, row_id(cycle)), history=history,
     )  # fmt: skip
 
 
@@ -111,7 +111,7 @@ def _across(
     sums: dict[tuple[int, int], list[int]] = defaultdict(lambda: [0, 0])
     for capability_id, team_id, total, count in rows:
         if team_id != team.id and team_id in teams:
-            pair = sums[(stages[capability_id].id, team_id)]  # type: ignore[index]
+            pair = sums[(row_id(stages[capability_id]), team_id)]
             pair[0] += total
             pair[1] += count
     out: dict[int, list[tuple[Team, float | None]]] = defaultdict(list)
@@ -151,8 +151,8 @@ def _kr_blocks(status: KrStatus, owner: Member | None) -> list[Block]:
 
 
 def _objective_blocks(d: TeamDigest, objective: Objective) -> list[Block]:
-    krs = d.krs.get(objective.id, [])  # type: ignore[call-overload]
-    average = sum(d.status[kr.id].progress for kr in krs) / len(krs) if krs else None  # type: ignore[index]
+    krs = d.krs.get(row_id(objective), [])
+    average = sum(d.status[row_id(kr)].progress for kr in krs) / len(krs) if krs else None
     title = spans(
         f"O-{objective.number} ",
         UserText(objective.title),
@@ -168,7 +168,7 @@ def _objective_blocks(d: TeamDigest, objective: Objective) -> list[Block]:
         meta.append(spans(f" · under O-{parent.number} ", UserText(parent.title), where))
     blocks: list[Block] = [Text(title, strong=True), Context(spans(*meta))]
     for kr in krs:
-        blocks.extend(_kr_blocks(d.status[kr.id], d.owners.get(kr.owner_id)))  # type: ignore[index]
+        blocks.extend(_kr_blocks(d.status[row_id(kr)], d.owners.get(kr.owner_id)))
     if not krs:
         blocks.append(Context(("No key results yet.",)))
     return blocks
@@ -225,7 +225,7 @@ def _across_blocks(d: TeamDigest) -> list[Block]:
             fed.append(stage)
     lines: list[Block] = [Text(("Across the value chain",), strong=True)]
     for stage in sorted(fed, key=lambda c: (c.position, c.key)):
-        others = d.across.get(stage.id, [])  # type: ignore[call-overload]
+        others = d.across.get(row_id(stage), [])
         if others:
             # A bounded line: in a large organisation a stage has a hundred feeders, and a
             # chat block has a size limit (Slack: 3,000 characters).
@@ -266,9 +266,9 @@ async def team_digest(ctx: Ctx, team: Team, *, chart: bool = True) -> Message:
 
 
 async def _chart(ctx: Ctx, d: TeamDigest, order: list[Objective]) -> Image:
-    all_krs = [kr for o in order for kr in d.krs.get(o.id, [])]  # type: ignore[call-overload]
+    all_krs = [kr for o in order for kr in d.krs.get(row_id(o), [])]
     series = weekly_series(all_krs, d.history, d.clock, zone(ctx.workspace.timezone))
-    labelled = {f"O-{o.number}": series[o.id] for o in order if series.get(o.id)}  # type: ignore[call-overload]
+    labelled = {f"O-{o.number}": series[row_id(o)] for o in order if series.get(row_id(o))}
     from bot.charts import render_async  # matplotlib and numpy (~45 MB) load with the first chart
 
     png = await render_async(f"Team {d.team.key} · {d.clock.cycle.name}", labelled, d.clock.weeks)

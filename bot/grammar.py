@@ -449,9 +449,9 @@ def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
         return UsageError(problem, spec.usage)
 
     while True:
-        if pending and isinstance(pending[0].kind, Rest):
+        if pending and isinstance(rest := pending[0].kind, Rest):
             arg = pending.pop(0)
-            values[arg.name] = _checked(arg.kind, lexer.rest(), fail)
+            values[arg.name] = _checked(rest, lexer.rest(), fail)
             break
         token = lexer.next()
         if token is None:

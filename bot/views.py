@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 
 from bot.messages import Block, Button, Context, Divider, Header, Mention, Progress, Spans, Text, UserText, spans
 from bot.scales import confidence_colour, confidence_word, number, progress
-from store.models import Capability, Cycle, KeyResult, Member, Objective, Team
+from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id
 from store.repo import Repo
 
 MAX_OBJECTIVES_SHOWN = 40
@@ -35,14 +35,14 @@ class Catalog:
         parent_ids = {o.parent_id for o in objectives if o.parent_id and o.parent_id not in catalog.objectives}
         if parent_ids:
             for parent in await repo.objectives(ids=list(parent_ids), include_archived=True):
-                catalog.objectives[parent.id] = parent  # type: ignore[index]
+                catalog.objectives[row_id(parent)] = parent
         for kr in await repo.key_results(objective_ids=[o.id for o in objectives if o.id is not None]):
             catalog.krs[kr.objective_id].append(kr)
         member_ids = {o.owner_id for o in objectives} | {kr.owner_id for krs in catalog.krs.values() for kr in krs}
-        catalog.members = {m.id: m for m in await repo.members(list(member_ids))}  # type: ignore[misc]
-        catalog.teams = {t.id: t for t in await repo.teams()}  # type: ignore[misc]
-        catalog.capabilities = {c.id: c for c in await repo.capabilities()}  # type: ignore[misc]
-        catalog.cycles = {c.id: c for c in (await repo.cycles() if cycles is None else cycles)}  # type: ignore[misc]
+        catalog.members = {row_id(m): m for m in await repo.members(list(member_ids))}
+        catalog.teams = {row_id(t): t for t in await repo.teams()}
+        catalog.capabilities = {row_id(c): c for c in await repo.capabilities()}
+        catalog.cycles = {row_id(c): c for c in (await repo.cycles() if cycles is None else cycles)}
         return catalog
 
     def person(self, member_id: int | None) -> Spans:
@@ -134,7 +134,7 @@ def objective_summary(objective: Objective, catalog: Catalog) -> Spans:
 
 
 def objective_blocks(objective: Objective, catalog: Catalog) -> list[Block]:
-    krs = catalog.krs.get(objective.id, [])  # type: ignore[call-overload]
+    krs = catalog.krs.get(row_id(objective), [])
     avg = average_progress(krs)
     title = spans(objective_ref(objective), " ", UserText(objective.title))
     if avg is not None:

@@ -13,7 +13,7 @@ from typing import NamedTuple
 from sqlalchemy import and_, func
 from sqlmodel import col, select
 
-from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership
+from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership, row_id
 from store.repo import Repo
 
 
@@ -32,7 +32,7 @@ async def cycle_for(repo: Repo, day: dt.date) -> Cycle | None:
     cycle = (await repo.session.exec(started)).first()
     if cycle is not None:
         return cycle
-    upcoming = select(Cycle).where(Cycle.workspace_id == repo.workspace_id).order_by(Cycle.starts_on).limit(1)
+    upcoming = select(Cycle).where(Cycle.workspace_id == repo.workspace_id).order_by(col(Cycle.starts_on)).limit(1)
     return (await repo.session.exec(upcoming)).first()
 
 
@@ -64,13 +64,14 @@ async def check_ins_since(repo: Repo, kr_ids: Sequence[int], since: dt.datetime)
     if not kr_ids:
         return []
     query = (
-        select(CheckIn.key_result_id, CheckIn.value, CheckIn.confidence, CheckIn.note, CheckIn.created_at)
+        # sqlmodel's select() is typed for up to four columns (fastapi/sqlmodel#271); it takes any number
+        select(CheckIn.key_result_id, CheckIn.value, CheckIn.confidence, CheckIn.note, CheckIn.created_at)  # type: ignore[call-overload]
         .where(
             CheckIn.workspace_id == repo.workspace_id,
             col(CheckIn.key_result_id).in_(kr_ids),
             CheckIn.created_at >= since,
         )
-        .order_by(CheckIn.created_at, CheckIn.id)
+        .order_by(col(CheckIn.created_at), col(CheckIn.id))
     )
     return [CheckInRow._make(row) for row in (await repo.session.exec(query)).all()]
 
@@ -79,7 +80,8 @@ async def cycle_kr_figures(repo: Repo, cycle_id: int) -> list[KrFigures]:
     """The active key results of a cycle's active objectives, by number: one statement joined on
     the cycle (no list of objective ids, however many there are)."""
     query = (
-        select(
+        # sqlmodel's select() is typed for up to four columns (fastapi/sqlmodel#271); it takes any number
+        select(  # type: ignore[call-overload]
             KeyResult.id,
             KeyResult.objective_id,
             KeyResult.owner_id,
@@ -95,7 +97,7 @@ async def cycle_kr_figures(repo: Repo, cycle_id: int) -> list[KrFigures]:
             Objective.cycle_id == cycle_id,
             col(Objective.archived).is_(False),
         )
-        .order_by(KeyResult.number)
+        .order_by(col(KeyResult.number))
     )
     return [KrFigures._make(row) for row in (await repo.session.exec(query)).all()]
 
@@ -104,11 +106,11 @@ async def teams_by_ids(repo: Repo, ids: Sequence[int]) -> dict[int, Team]:
     if not ids:
         return {}
     query = select(Team).where(Team.workspace_id == repo.workspace_id, col(Team.id).in_(ids))
-    return {t.id: t for t in (await repo.session.exec(query)).all()}  # type: ignore[misc]
+    return {row_id(t): t for t in (await repo.session.exec(query)).all()}
 
 
 async def members_by_ids(repo: Repo, ids: Sequence[int]) -> dict[int, Member]:
-    return {m.id: m for m in await repo.members(list(ids))} if ids else {}  # type: ignore[misc]
+    return {row_id(m): m for m in await repo.members(list(ids))} if ids else {}
 
 
 async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> list[tuple[int, int, int, int]]:
@@ -125,14 +127,14 @@ async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> l
             Objective.capability_id,
             Objective.team_id,
             func.coalesce(func.sum(KeyResult.confidence), 0),
-            func.count(KeyResult.id),
+            func.count(col(KeyResult.id)),
         )
         .join(
             KeyResult,
             and_(
                 col(KeyResult.objective_id) == Objective.id,
                 col(KeyResult.archived).is_(False),
-                KeyResult.workspace_id == repo.workspace_id,
+                col(KeyResult.workspace_id) == repo.workspace_id,
             ),
             isouter=True,
         )
@@ -142,10 +144,11 @@ async def feeders(repo: Repo, cycle_id: int, capability_ids: Sequence[int]) -> l
             col(Objective.archived).is_(False),
             col(Objective.capability_id).in_(capability_ids),
         )
-        .group_by(Objective.capability_id, Objective.team_id)
+        .group_by(col(Objective.capability_id), col(Objective.team_id))
     )
     rows = (await repo.session.exec(query)).all()
-    return [(c, t, int(total), int(n)) for c, t, total, n in rows]  # type: ignore[misc]
+    # c is never None: the query keeps the objectives of the capabilities asked about
+    return [(c, t, int(total), int(n)) for c, t, total, n in rows if c is not None]
 
 
 async def unsupported_capabilities(repo: Repo, cycle_id: int) -> list[Capability]:
@@ -194,7 +197,7 @@ async def checked_in_owners(repo: Repo, cycle_id: int, since: dt.datetime) -> se
             col(KeyResult.archived).is_(False),
             col(Objective.archived).is_(False),
         )
-        .group_by(Objective.team_id, KeyResult.owner_id)
+        .group_by(col(Objective.team_id), col(KeyResult.owner_id))
     )
     return {(team, owner) for team, owner in (await repo.session.exec(query)).all()}
 

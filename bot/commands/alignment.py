@@ -9,6 +9,7 @@ from bot.errors import UserError
 from bot.grammar import KEY, Arg, command
 from bot.messages import Message
 from store import reports
+from store.models import row_id
 
 
 @command(
@@ -25,7 +26,7 @@ async def tree_team(ctx: Ctx, key: str) -> Message:
 
 @command("digest", "[team <key> | all]", "Post a digest to this channel now (your team's, or the organisation's).")
 async def digest_default(ctx: Ctx) -> Message:
-    mine = set(await reports.team_ids_of(ctx.repo, ctx.actor.id))  # type: ignore[arg-type]
+    mine = set(await reports.team_ids_of(ctx.repo, row_id(ctx.actor)))
     teams = [t for t in await ctx.repo.teams() if t.id in mine]
     if len(teams) == 1:
         return await team_digest(ctx, teams[0])

@@ -18,7 +18,7 @@ from bot.views import (
     objective_summary,
     objectives_view,
 )
-from store.models import Objective
+from store.models import Objective, row_id
 
 HISTORY_SHOWN = 10
 
@@ -33,7 +33,7 @@ async def list_mine(ctx: Ctx) -> Message:
     board, me = await ctx.board(), ctx.actor.id
     objectives = [
         o for o in board.objectives
-        if o.owner_id == me or any(kr.owner_id == me for kr in board.catalog.krs.get(o.id, ()))  # type: ignore[call-overload]
+        if o.owner_id == me or any(kr.owner_id == me for kr in board.catalog.krs.get(row_id(o), ()))
     ]  # fmt: skip
     empty = 'You own no objectives or key results yet: objective add "<title>" --team <key>.'
     return _view("Your OKRs", objectives, board, empty)
@@ -95,7 +95,7 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
         kr_line(kr, catalog.person(kr.owner_id)),
         Fields(tuple(fields)),
     ]
-    history = await ctx.repo.check_ins(kr.id, limit=HISTORY_SHOWN)  # type: ignore[arg-type]
+    history = await ctx.repo.check_ins(row_id(kr), limit=HISTORY_SHOWN)
     people = {m.id: m for m in await ctx.repo.members(list({c.member_id for c in history}))}
     blocks.append(Text((f"Recent check-ins ({len(history)})" if history else "No check-ins yet.",), strong=True))
     for entry in history:
@@ -119,7 +119,7 @@ async def _show_objective(ctx: Ctx, objective: Objective) -> Message:
     catalog = await Catalog.load(ctx.repo, [objective])
     blocks: list[Block] = [Header(spans(f"O-{objective.number} ", UserText(objective.title)))]
     blocks.extend(objective_blocks(objective, catalog)[1:])
-    avg = average_progress(catalog.krs.get(objective.id, []))  # type: ignore[call-overload]
+    avg = average_progress(catalog.krs.get(row_id(objective), []))
     if avg is not None:
         blocks.append(Context((f"Average progress {round(avg * 100)}%",)))
     children = [o for o in await ctx.repo.objectives() if o.parent_id == objective.id]
