@@ -81,13 +81,13 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
         raise FormErrors(errors, checkin_form(krs, errors))
     blocks = []
     for answer in answers:
-        kr, _ = await record(
+        done = await record(
             ctx, answer.kr.number, value=answer.value, confidence=answer.confidence, note=answer.note, source=source
         )
-        blocks.append(kr_line(kr, (mention(ctx.actor),)))
+        blocks.append(kr_line(done.kr, (mention(ctx.actor),)))
     count = len(answers)
     head = Text(
-        spans(f"Checked in {count} key result{'s' if count != 1 else ''}. Thank you, ", mention(ctx.actor), "!")
+        spans(f"Checked in {count} key result{'s' if count != 1 else ''} ✓ Thank you, ", mention(ctx.actor), "!")
     )
     return Message.of(head, *blocks)
 

@@ -8,10 +8,11 @@ Anything the parser refuses raises :class:`UsageError` with the problem and the 
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import functools
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -187,6 +188,49 @@ class Number(Kind):
         if not _NUMBER.fullmatch(text):
             raise ValueError(f'The {self.what} must be a number like 42 or 3.5, not "{token.shown}".')
         value = float(text.rstrip("%"))
+        if not math.isfinite(value) or abs(value) >= 1e15:
+            raise ValueError(f"The {self.what} {token.shown} is too large.")
+        return value
+
+
+@dataclass(frozen=True, slots=True)
+class Move:
+    """A check-in's value as typed: a value to set (``45``), an amount to add (``+5``), or a share
+    of the way from start to target (``55%``)."""
+
+    amount: float
+    how: str = "set"  # "set", "add" or "share"
+
+
+_ADD = re.compile(r"\+(\d+(\.\d*)?|\.\d+)")
+_SHARE = re.compile(r"(\d+(\.\d*)?|\.\d+)%")
+
+
+class Value(Kind):
+    """A check-in's value: ``45``, ``-3``, ``+5`` (added to the current value), ``55%``."""
+
+    def __init__(self, placeholder: str = "<value>", what: str = "value") -> None:
+        self.placeholder, self.what = placeholder, what
+        self._number = Number(placeholder, what)
+
+    def convert(self, token: Token) -> Move:
+        text = token.text
+        if _ADD.fullmatch(text):
+            return Move(self._finite(text[1:], token), "add")
+        if _SHARE.fullmatch(text):
+            return Move(self._finite(text[:-1], token), "share")
+        if not text.endswith("%") and not text.startswith("+"):
+            try:
+                return Move(self._number.convert(token))
+            except ValueError:
+                pass
+        raise ValueError(
+            f"The {self.what} must be a number like 42, an amount to add like +5, or a share of the way "
+            f'to the target like 55%, not "{token.shown}".'
+        )
+
+    def _finite(self, text: str, token: Token) -> float:
+        value = float(text)
         if not math.isfinite(value) or abs(value) >= 1e15:
             raise ValueError(f"The {self.what} {token.shown} is too large.")
         return value
@@ -421,14 +465,30 @@ def _match(lexer: Lexer) -> Spec:
             raise UserError("Type a command, or `help` to see them all.")
         if any(key[0] == words[0] for key in REGISTRY):
             problem = (
-                f'"{" ".join(words[1:])[:40]}" is not a {words[0]} command.'
+                f'"{" ".join(words[1:])[:40]}" is not a {words[0]} command{_did_you_mean(words)}'
                 if len(words) > 1
                 else f'"{words[0]}" needs one more word.'
             )
             raise UsageError(problem, group_usage(words[0]))
+        nearest = _nearest(words[0], {key[0] for key in REGISTRY})
+        if nearest:
+            raise UserError(f"I don't know `{words[0][:40]}`; did you mean `{nearest}`?")
         raise UserError(f'I don\'t know the command "{words[0][:40]}"; type `help` to see them all.')
     lexer.pos = best[1]
     return best[0]
+
+
+def _nearest(word: str, known: Iterable[str]) -> str | None:
+    """The known word closest to a mistyped one (``chekin`` → ``checkin``), if one is close."""
+    found = difflib.get_close_matches(word.lower(), sorted(known), n=1, cutoff=0.75)
+    return found[0] if found else None
+
+
+def _did_you_mean(words: list[str]) -> str:
+    """ "; did you mean `team add`?" for a second word that is nearly one the first word takes."""
+    seconds = {key[1] for key in REGISTRY if key[0] == words[0] and len(key) > 1}
+    nearest = _nearest(words[1], seconds)
+    return f"; did you mean `{words[0]} {nearest}`?" if nearest else "."
 
 
 def _peek_word(lexer: Lexer, matched: bool) -> Token | None:
@@ -460,7 +520,9 @@ def _arguments(spec: Spec, lexer: Lexer) -> dict[str, Any]:
             name = token.text[2:].lower()
             flag = spec.flags.get(name.replace("-", "_"))
             if flag is None:
-                raise fail(f'"{token.text[:40]}" is not an option of {" ".join(spec.words)}.')
+                nearest = _nearest(name, [n.replace("_", "-") for n in spec.flags])
+                hint = f"; did you mean --{nearest}?" if nearest else "."
+                raise fail(f'"{token.text[:40]}" is not an option of {" ".join(spec.words)}{hint}')
             attr = flag.attr or name.replace("-", "_")
             if attr in values:
                 raise fail(f"{token.shown} is given twice.")

@@ -140,6 +140,9 @@ class Button:
     label: str
     command: str  # the command text the button runs, e.g. "checkin KR-7"
     style: Literal["primary", "default", "danger"] = "default"
+    #: The reply takes the place of the message that carried the button (a prompt answered in
+    #: place: Slack chat.update, a Teams card refreshed, the web chat's message redrawn).
+    replaces: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -167,6 +167,10 @@ class CheckIn(SQLModel, table=True):
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: dt.datetime = Field(default_factory=utcnow, index=True)
     source: str = Field(default="chat", max_length=16)
+    #: The key result's value and confidence just before this check-in: what ``undo`` restores
+    #: (None on check-ins recorded before okrbot kept them).
+    previous_value: float | None = None
+    previous_confidence: int | None = None
 
 
 class Schedule(SQLModel, table=True):

@@ -87,9 +87,10 @@ _CHECKIN_MOVE_TOUCH = text(
     " FROM locked WHERE key_result.id = :key_result_id AND key_result.workspace_id = locked.id"
     " AND NOT key_result.archived AND key_result.confidence = :before"
     " RETURNING key_result.id, key_result.updated_at),"
-    " added AS (INSERT INTO check_in"
-    " (workspace_id, key_result_id, member_id, value, confidence, note, created_at, source)"
-    " SELECT :workspace_id, id, :member_id, :value, :confidence, :note, updated_at, :source FROM moved)"
+    " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
+    " created_at, source, previous_value, previous_confidence)"
+    " SELECT :workspace_id, id, :member_id, :value, :confidence, :note, updated_at, :source,"
+    " :previous_value, :before FROM moved)"
     " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
     " RETURNING (SELECT updated_at FROM moved)"
 )
@@ -422,6 +423,7 @@ class Repo:
             "note": note,
             "created_at": at,
             "source": source,
+            "previous_value": kr.current,
         }
         connection = await self.session.connection()
         if connection.dialect.name == "postgresql":
@@ -433,13 +435,37 @@ class Repo:
             at = written[0]
             self.session.info[_TOUCHED] = True
         else:
-            await self.session.exec(_INSERT_CHECKIN, params=checkin)
+            await self.session.exec(_INSERT_CHECKIN, params={**checkin, "previous_confidence": kr.confidence})
             await self.session.exec(
                 _MOVE_KEY_RESULT, params={"kr_id": kr.id, "current": value, "new_confidence": confidence, "at": at}
             )
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
         return True
+
+    async def last_check_in_by(self, member_id: int) -> tuple[CheckIn, KeyResult] | None:
+        """The member's latest check-in in this workspace, with its key result."""
+        query = (
+            select(CheckIn, KeyResult)
+            .join(KeyResult, col(KeyResult.id) == CheckIn.key_result_id)
+            .where(
+                CheckIn.workspace_id == self.workspace_id,
+                KeyResult.workspace_id == self.workspace_id,
+                CheckIn.member_id == member_id,
+            )
+            .order_by(col(CheckIn.created_at).desc(), col(CheckIn.id).desc())
+            .limit(1)
+        )
+        row = (await self.session.exec(query)).first()
+        return (row[0], row[1]) if row else None
+
+    async def undo_check_in(self, checkin: CheckIn, kr: KeyResult, *, value: float, confidence: int) -> None:
+        """Take ``checkin`` out of the history and put ``kr`` back at ``value`` and ``confidence``."""
+        assert checkin.workspace_id == kr.workspace_id == self.workspace_id
+        kr.current, kr.confidence = value, confidence
+        self.session.add(kr)
+        await self.session.delete(checkin)
+        await self.session.flush()
 
     async def lock(self) -> None:
         """Lock the workspace row until the transaction ends (see :func:`workspace_by_external`);

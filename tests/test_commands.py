@@ -11,64 +11,11 @@ import json
 import re
 
 import pytest
+from conftest import snapshot
 from sqlalchemy import select
 
 from bot.command import Actor, Command, WorkspaceRef
-from bot.messages import Message
-from store.db import Database
 from store.models import metadata
-
-Rows = dict[str, list[tuple]]
-
-
-async def snapshot(db: Database) -> Rows:
-    """Every row of every table, so "nothing was written" can be checked exactly."""
-    out: Rows = {}
-    async with db.read() as session:
-        connection = await session.connection()
-        for table in metadata.sorted_tables:
-            result = await connection.execute(select(table))
-            out[table.name] = sorted((tuple(row) for row in result.all()), key=repr)
-    return out
-
-
-@pytest.fixture
-def refused(chat, db):
-    """``await refused("bob", "checkin KR-1 5", "Only the owner")``: an error reply, and nothing written."""
-
-    async def check(user: str, text: str, *words: str, workspace: str = "acme") -> Message:
-        before = await snapshot(db)
-        reply = await chat(user, text, workspace=workspace)
-        assert reply.is_error, f"{text!r} was accepted: {reply.text}"
-        for word in words:
-            assert word in reply.text, reply.text
-        assert "\n" not in reply.text.strip(), "an error is one sentence"
-        assert await snapshot(db) == before, f"{text!r} wrote to the database"
-        return reply
-
-    return check
-
-
-@pytest.fixture
-def ok(chat):
-    """``await ok("alice", "team list")``: a reply that is not an error."""
-
-    async def check(user: str, text: str, *words: str, workspace: str = "acme") -> Message:
-        reply = await chat(user, text, workspace=workspace)
-        assert not reply.is_error, f"{text!r} was refused: {reply.text}"
-        for word in words:
-            assert word in reply.text, reply.text
-        return reply
-
-    return check
-
-
-@pytest.fixture
-async def okr(ok):
-    """alice (the admin) leads team growth and owns O-1 with KR-1 (0 → 100 teams)."""
-    await ok("alice", 'team add growth "Growth"')
-    await ok("alice", 'objective add "Grow revenue" --team growth')
-    await ok("alice", 'kr add O-1 "Active teams" --target 100 --unit teams')
 
 
 async def exported(chat, user: str = "alice", workspace: str = "acme") -> dict:

@@ -12,7 +12,7 @@ import pytest
 
 import bot.core  # noqa: F401  (registers every command)
 from bot.errors import UsageError, UserError
-from bot.grammar import REGISTRY, Parsed, Person, parse
+from bot.grammar import REGISTRY, Move, Parsed, Person, parse
 
 OBJECTIVE_USAGE = REGISTRY[("objective", "add")].usage
 KR_USAGE = REGISTRY[("kr", "add")].usage
@@ -330,13 +330,13 @@ def test_unit_that_would_be_markup_or_too_long_refused(unit):
 
 
 def test_checkin_words_after_value_are_a_note():
-    assert ok("checkin KR-1 40 good week").values == {"kr": ("KR", 1), "value": 40.0, "note": "good week"}
+    assert ok("checkin KR-1 40 good week").values == {"kr": ("KR", 1), "value": Move(40.0), "note": "good week"}
 
 
 def test_checkin_number_after_value_is_confidence():
     assert ok("checkin KR-1 40 7 good week").values == {
         "kr": ("KR", 1),
-        "value": 40.0,
+        "value": Move(40.0),
         "confidence": 7,
         "note": "good week",
     }
@@ -401,3 +401,9 @@ def test_a_short_text_people_repeat_is_parsed_once_and_a_bad_one_every_time() ->
     for _ in range(2):
         with pytest.raises(UserError):
             parse("list nobody")
+
+
+@pytest.mark.parametrize(("typed", "move"), [("+5", Move(5, "add")), ("+0.5", Move(0.5, "add")),
+                                             ("55%", Move(55, "share")), ("-3", Move(-3)), ("1,200", Move(1200))])  # fmt: skip
+def test_a_checkin_value_is_a_move(typed, move):
+    assert ok(f"checkin KR-1 {typed}").values["value"] == move

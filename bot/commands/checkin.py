@@ -6,25 +6,67 @@ reminder and nudge that carry it.
 
 from __future__ import annotations
 
-from bot.context import Ctx
+import datetime as dt
+import re
+from dataclasses import dataclass
+
+from bot.context import Ctx, zone
 from bot.errors import UsageError, UserError
-from bot.grammar import CONFIDENCE, MAX_NOTE, REGISTRY, Arg, Number, Ref, Rest, command
-from bot.messages import Context, Form, FormField, FormGroup, Header, Message, Text, UserText, spans
+from bot.grammar import CONFIDENCE, MAX_NOTE, REGISTRY, Arg, Move, Ref, Rest, Value, command
+from bot.messages import (
+    Actions,
+    Block,
+    Button,
+    Context,
+    Form,
+    FormField,
+    FormGroup,
+    Header,
+    Message,
+    Text,
+    UserText,
+    spans,
+)
 from bot.permissions import require_key_result
-from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, number
+from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, CONFIDENCE_START, number, week_start
 from bot.views import confidence_text, kr_line, kr_ref, mention
 from store.models import KeyResult, Member, row_id
 
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
+UNDO_WINDOW = dt.timedelta(hours=24)
+NO_CHANGE = "no change"  # the note of a check-in that keeps the value and confidence
+_REF = re.compile(r"KR-(\d{1,9})", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Recorded:
+    kr: KeyResult  # as it is after the check-in
+    value_before: float
+    confidence_before: int
+
+    @property
+    def jumped(self) -> bool:
+        """Moved by more than the whole way from start to target: worth a second look."""
+        span = abs(self.kr.target - self.kr.start)
+        return span > 0 and abs(self.kr.current - self.value_before) > span
+
+
+def resolve(move: Move | float, kr: KeyResult) -> float:
+    """The value a typed move sets: ``+5`` adds to the current value; ``55%`` is 55 % of the way
+    from start to target (for a key result counted in %, the value 55 itself)."""
+    if not isinstance(move, Move):
+        return move
+    if move.how == "add":
+        return kr.current + move.amount
+    if move.how == "share" and (kr.unit or "").strip() != "%":
+        return kr.start + move.amount / 100 * (kr.target - kr.start)
+    return move.amount
 
 
 async def record(
-    ctx: Ctx, number: int, *, value: float, confidence: int | None, note: str, source: str
-) -> tuple[KeyResult, int]:
-    """Append to KR-``number``'s history and move it, in the caller's one transaction.
-
-    Returns the key result and its confidence before this check-in.
-    """
+    ctx: Ctx, number: int, *, value: Move | float, confidence: int | None, note: str, source: str
+) -> Recorded:
+    """Append to KR-``number``'s history and move it, in the caller's one transaction."""
     for again in (False, True):
         kr, objective, cycle = await ctx.key_result_in_cycle(number, again=again)
         await require_key_result(ctx, kr, objective, "check in on")
@@ -34,18 +76,18 @@ async def record(
             raise UserError(
                 f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead."
             )
-        before = kr.confidence
+        before, value_before = kr.confidence, kr.current
         recorded = await ctx.repo.record_checkin(
             kr,
             member_id=row_id(ctx.actor),
-            value=value,
+            value=resolve(value, kr),
             confidence=before if confidence is None else confidence,
             note=note,
             at=ctx.now,
             source=source,
         )
         if recorded:
-            return kr, before
+            return Recorded(kr, value_before, before)
         # Someone changed the key result between our read and our write (PostgreSQL, where the
         # check-in locks the workspace only as it writes): lock now, read it again, write.
         await ctx.repo.lock()
@@ -88,7 +130,13 @@ def checkin_form(krs: list[KeyResult], errors: dict[str, str] | None = None) -> 
     return Form(title="Weekly check-in", groups=tuple(groups), submit_label="Check in", action="checkin")
 
 
-HOW = "Answer with the button, or type checkin KR-n <value> [<confidence 0-10>] [note]."
+HOW = "Answer with the buttons (No change if nothing moved), or type checkin KR-n <value> [<confidence 0-10>] [note]."
+
+
+def no_change_button(krs: list[KeyResult]) -> Actions:
+    """One click that records every key result of a prompt as it stands, in the prompt's place."""
+    refs = " ".join(kr_ref(kr) for kr in krs)
+    return Actions((Button("No change", f"{NO_CHANGE} {refs}", replaces=True),))
 
 
 def prompt_message(member: Member, krs: list[KeyResult]) -> Message:
@@ -98,6 +146,7 @@ def prompt_message(member: Member, krs: list[KeyResult]) -> Message:
         Text(spans("Hi ", mention(member), ", how did your key results move this week?")),
         *[kr_line(kr, ()) for kr in krs],
         checkin_form(krs),
+        no_change_button(krs),
         Context((HOW,)),
     )
 
@@ -109,6 +158,7 @@ def reminder_message(member: Member, krs: list[KeyResult], *, by: Member | None 
         Text(spans(who, "Reminder, ", mention(member), ": you have not checked in this week yet.")),
         *[kr_line(kr, ()) for kr in krs],
         checkin_form(krs),
+        no_change_button(krs),
         Context((HOW,)),
     )
 
@@ -118,7 +168,7 @@ def reminder_message(member: Member, krs: list[KeyResult], *, by: Member | None 
     "KR-n <value> [<confidence 0-10>] [note ...]",
     "Record progress; with no arguments, a form with all your key results.",
     Arg("kr", Ref("KR"), required=False),
-    Arg("value", Number("<value>", "value"), required=False),
+    Arg("value", Value("<value>", "value"), required=False),
     Arg("confidence", CONFIDENCE, required=False),
     Arg("note", Rest("[note ...]", "note", MAX_NOTE), required=False),
     writes=lambda values: values.get("kr") is not None,  # alone, it only shows the form
@@ -128,7 +178,7 @@ def reminder_message(member: Member, krs: list[KeyResult], *, by: Member | None 
 async def checkin(
     ctx: Ctx,
     kr: tuple[str, int] | None = None,
-    value: float | None = None,
+    value: Move | None = None,
     confidence: int | None = None,
     note: str = "",
 ) -> Message:
@@ -139,9 +189,109 @@ async def checkin(
         return Message.of(checkin_form(krs))
     if value is None:
         raise UsageError(f"The value for KR-{kr[1]} is missing.", REGISTRY[("checkin",)].usage)
-    row, before = await record(ctx, kr[1], value=value, confidence=confidence, note=note, source=ctx.command.source)
+    done = await record(ctx, kr[1], value=value, confidence=confidence, note=note, source=ctx.command.source)
+    row, before = done.kr, done.confidence_before
     change = "" if before == row.confidence else f" (was {before})"
-    return Message.of(
+    blocks: list[Block] = [
         Text(spans(f"Checked in {kr_ref(row)}: confidence {confidence_text(row.confidence)}{change}.")),
         kr_line(row, (mention(ctx.actor),)),
+    ]
+    if done.jumped:
+        blocks.append(Context((
+            f"That moved {kr_ref(row)} from {number(done.value_before)} to {number(row.current)}, more than its "
+            f"whole way from {number(row.start)} to {number(row.target)}; `undo` takes it back.",
+        )))  # fmt: skip
+    return Message.of(*blocks)
+
+
+# -- one click, and taking one back ---------------------------------------------------------------
+
+
+def _refs(text: str) -> list[int]:
+    """The key result numbers of ``KR-1 KR-2``; a word that is none is one clear sentence."""
+    numbers = []
+    for word in text.replace(",", " ").split():
+        match = _REF.fullmatch(word)
+        if match is None:
+            raise UsageError(f'"{word[:40]}" is not a key result like KR-7.', REGISTRY[("no", "change")].usage)
+        numbers.append(int(match.group(1)))
+    return list(dict.fromkeys(numbers))
+
+
+def _when(ctx: Ctx) -> str:
+    """Now, where the person is, as a person says it: "Fri 4 Dec 14:05"."""
+    local = ctx.now.astimezone(zone(ctx.actor.timezone or ctx.workspace.timezone))
+    return f"{local:%a} {local.day} {local:%b %H:%M}"
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
+@command(
+    "no change",
+    "[KR-n ...]",
+    "Check in on your key results (or those named) as they stand: the same value and confidence.",
+    Arg("krs", Rest("[KR-n ...]", "list of key results", 400), required=False),
+    writes=True,
+)
+async def no_change(ctx: Ctx, krs: str = "") -> Message:
+    numbers = _refs(krs) or [kr.number for kr in await my_key_results(ctx)]
+    if not numbers:
+        return Message.of(Text(("You own no active key results; `list all` shows everyone's.",)))
+    since = week_start(ctx.now, ctx.actor.timezone or ctx.workspace.timezone or "UTC")
+    done: list[KeyResult] = []
+    skipped: list[KeyResult] = []
+    for n in numbers:
+        kr = await ctx.key_result(n)
+        latest = await ctx.repo.check_ins(row_id(kr), limit=1)
+        if latest and _aware(latest[0].created_at) >= since:
+            skipped.append(kr)
+            continue
+        source = f"{ctx.command.source}:prompt"[:16]
+        recorded = await record(ctx, n, value=kr.current, confidence=None, note=NO_CHANGE, source=source)
+        done.append(recorded.kr)
+    return _no_change_reply(ctx, done, skipped)
+
+
+def _no_change_reply(ctx: Ctx, done: list[KeyResult], skipped: list[KeyResult]) -> Message:
+    already = ", ".join(kr_ref(kr) for kr in skipped)
+    if not done:
+        return Message.of(Text((f"Nothing more recorded: {already} already checked in this week.",)))
+    head = Text(spans(f"No change ✓ recorded for {', '.join(kr_ref(kr) for kr in done)} on {_when(ctx)}."))
+    blocks: list[Block] = [head, *[kr_line(kr, (mention(ctx.actor),)) for kr in done]]
+    if skipped:
+        blocks.append(Context((f"{already} already checked in this week: left as it was.",)))
+    return Message.of(*blocks)
+
+
+@command("undo", "", "Take back your last check-in, within 24 hours of it.", writes=True)
+async def undo(ctx: Ctx) -> Message:
+    found = await ctx.repo.last_check_in_by(row_id(ctx.actor))
+    if found is None or ctx.now - _aware(found[0].created_at) > UNDO_WINDOW:
+        raise UserError("You have no check-in of the last 24 hours to undo.")
+    checkin, kr = found
+    _, _, cycle = await ctx.key_result_in_cycle(kr.number)
+    if cycle.closed:
+        raise UserError(f"Cycle {cycle.name} is closed, so its check-ins stay as they are.")
+    history = await ctx.repo.check_ins(row_id(kr), limit=2)
+    if history[0].id != checkin.id:
+        raise UserError(f"{kr_ref(kr)} was checked in again after you; check in anew instead of undoing.")
+    older = history[1] if len(history) > 1 else None
+    value = checkin.previous_value
+    if value is None:  # recorded before check-ins kept what they replaced
+        value = older.value if older is not None else kr.start
+    confidence = checkin.previous_confidence
+    if confidence is None:
+        confidence = older.confidence if older is not None else CONFIDENCE_START
+    took = f"{number(checkin.value)} at confidence {checkin.confidence}"
+    await ctx.repo.undo_check_in(checkin, kr, value=value, confidence=confidence)
+    return Message.of(
+        Text(
+            (
+                f"Took back your check-in on {kr_ref(kr)} ({took}): it is {number(value)} at confidence "
+                f"{confidence} again.",
+            )
+        ),  # fmt: skip
+        kr_line(kr, (mention(ctx.actor),)),
     )
