@@ -104,7 +104,8 @@ async def test_escaping_and_mentions(slack: SlackClient, fake: FakeSlack):
 async def test_bad_command_gets_one_clear_ephemeral_sentence(slack: SlackClient):
     reply = await slack.slash("UALICE", "checkin KR-99 x")
     assert reply["response_type"] == "ephemeral"
-    assert reply["text"].startswith('The value must be a number like 42 or 3.5, not "x". Use: checkin KR-n '), reply
+    assert reply["text"].startswith('The value must be a number like 42, an amount to add like +5, or a share of the '
+                                    'way to the target like 55%, not "x". Use: checkin KR-n '), reply  # fmt: skip
     reply = await slack.slash("UALICE", "frobnicate")
     assert reply["response_type"] == "ephemeral" and "frobnicate" in reply_text(reply)
 

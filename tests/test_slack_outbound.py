@@ -113,8 +113,11 @@ def test_manifest_asks_for_what_okrbot_uses():
     start = lines.index("    bot:") + 1
     end = lines.index("settings:")
     scopes = [line.strip()[2:] for line in lines[start:end] if line.startswith("      - ")]
-    assert scopes == ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write"]
-    for event in ("app_home_opened", "app_uninstalled", "tokens_revoked"):
+    assert scopes == ["commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write",
+                      "im:history", "app_mentions:read"]  # fmt: skip
+    for event in ("app_home_opened", "app_uninstalled", "tokens_revoked", "message.im", "app_mention"):
         assert f"      - {event}" in text
     assert text.count("url: https://YOUR-HOST/slack/events") == 3
     assert "home_tab_enabled: true" in text and "is_enabled: true" in text
+    # the Messages tab has a composer: people type commands in okrbot's DM
+    assert "messages_tab_enabled: true" in text and "messages_tab_read_only_enabled: false" in text

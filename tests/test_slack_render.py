@@ -180,3 +180,57 @@ def test_checkin_target():
     assert checkin_target("checkin") == ""
     assert checkin_target("checkin kr-7") == "KR-7"
     assert checkin_target("checkin KR-7 40") is None
+
+
+def test_a_button_answered_in_place_has_its_own_action():
+    actions = Actions((Button("No change", "no change KR-1 KR-2", replaces=True), Button("Show", "show KR-1")))
+    (block,) = render.to_blocks(Message.of(actions))
+    assert [(e["action_id"], e["value"]) for e in block["elements"]] == [
+        ("okr_replace:0", "no change KR-1 KR-2"),
+        ("okr_run:1", "show KR-1"),
+    ]
+
+
+DM = {"type": "message", "channel": "D1", "channel_type": "im", "user": "U1", "text": "show KR-1", "ts": "1.1"}
+
+
+def test_a_typed_dm_or_mention_as_a_command():
+    command = translate.typed_command("T1", {**DM, "text": "/okr checkin KR-2 45 7 good &amp; &lt;fine&gt;"}, "UBOT")
+    assert command is not None
+    assert (command.workspace.external_id, command.actor.external_id, command.channel) == ("T1", "U1", "D1")
+    assert command.text == "checkin KR-2 45 7 good & <fine>"
+    mention = {"type": "app_mention", "channel": "C1", "user": "U1", "text": "<@UBOT|okrbot> digest team growth"}
+    assert translate.typed_command("T1", mention, "UBOT").text == "digest team growth"  # type: ignore[union-attr]
+    owner = translate.typed_command(
+        "T1", {**mention, "text": '<@UBOT> kr add O-1 "x" --target 1 --owner <@U22ABC>'}, "UBOT"
+    )
+    assert owner is not None and owner.mentions == {"U22ABC": ""}  # only okrbot's leading mention goes
+
+
+def test_typed_text_loses_only_a_leading_okrbot_mention_and_okr():
+    assert translate.typed_text("<@UBOT> /okr help", "UBOT") == "help"
+    assert translate.typed_text("  OKR: list mine", "UBOT") == "list mine"
+    assert translate.typed_text("/okr", "UBOT") == ""
+    assert translate.typed_text("okrs are great", "UBOT") == "okrs are great"
+    assert translate.typed_text("<@U2> help", "UBOT") == "<@U2> help"  # someone else's mention stays
+
+
+def test_events_okrbot_leaves_alone_are_no_command():
+    for changed in ({"subtype": "message_changed"}, {"bot_id": "B1"}, {"bot_profile": {"id": "B1"}},
+                    {"user": "UBOT"}, {"channel_type": "channel"}, {"channel_type": "mpim"}, {"user": ""},
+                    {"text": " "}, {"text": None}, {"channel": 7}, {"text": "x" * 40_000}, {"type": "reaction_added"}):  # fmt: skip
+        assert translate.typed_command("T1", {**DM, **changed}, "UBOT") is None, changed
+    assert translate.typed_command("", DM, "UBOT") is None
+    assert translate.typed_command("T1", {**DM, "type": "app_mention"}, "UBOT") is None  # a DM's text is a message
+
+
+def test_the_message_a_button_sits_on():
+    prompt = {"blocks": render.to_blocks(Message.of(Actions((Button("No change", "no change", replaces=True),))))}
+    digest = {"blocks": render.to_blocks(Message.of(Progress(("KR-1",), 0.5, "5 / 10", 5, "yellow", "KR-1")))}
+    container = {"type": "message", "channel_id": "D1", "message_ts": "17.1", "is_ephemeral": False}
+    assert translate.button_message({"container": container}) == ("D1", "17.1")
+    assert translate.prompt_of({"container": container, "message": prompt}) == ("D1", "17.1")
+    assert translate.prompt_of({"container": container, "message": digest}) is None  # everyone's message stays
+    assert translate.prompt_of({"container": {**container, "is_ephemeral": True}, "message": prompt}) is None
+    assert translate.button_message({"container": {"type": "view", "view_id": "V1"}}) is None
+    assert translate.button_message({}) is None

@@ -4,6 +4,8 @@ Bolt verifies every request's signature (401 otherwise) and authorizes it; the l
 only translate (adapters/slack/translate.py), ask the core, and render (adapters/slack/render.py).
 Every command is acknowledged within Slack's 3 seconds: a reply ready in time rides on the ack,
 anything slower (digests, exports, a busy database) follows through response_url or the API.
+The same grammar comes typed in okrbot's DM and after a mention of it (adapters/slack/conversation.py
+says where those replies go), and a button answered in place (No change) replaces its message.
 
 Bolt runs with ``process_before_response=True`` (adapters/slack/mount.py): it awaits a listener and
 answers Slack as soon as the listener returns, rather than polling for the ack every 10 ms. So no
@@ -26,12 +28,13 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack import render, translate
+from adapters.slack.conversation import answer_dm, answer_mention, ephemeral, error_of, has_attachments, send_dm
 from adapters.slack.installations import InstallationStore, SeenEvents
-from adapters.slack.outbound import open_dm, post, upload_attachments
+from adapters.slack.outbound import open_dm, post, update, upload_attachments
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from bot.forms import checkin_target
-from bot.messages import Actions, Button, File, Form, Header, Image, Message, Text
+from bot.messages import Actions, Button, Form, Header, Message, Text
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +62,7 @@ class Identities:
         try:
             response = await client.users_info(user=user_id)
         except SlackApiError as exc:
-            log.warning("users.info failed for %s: %s", user_id, _error(exc))
+            log.warning("users.info failed for %s: %s", user_id, error_of(exc))
             return Actor(user_id)
         actor = translate.actor_from_user(response["user"])
         self._cache[key] = (time.monotonic() + IDENTITY_TTL, actor)
@@ -91,7 +94,10 @@ class SlackAdapter:
         app.command("/okr")(self.on_command)
         app.action({"action_id": _prefix(render.CHECKIN_ACTION)})(self.on_checkin_button)
         app.action({"action_id": _prefix(render.RUN_ACTION)})(self.on_run_button)
+        app.action({"action_id": _prefix(render.REPLACE_ACTION)})(self.on_replace_button)
         app.view_submission(render.CHECKIN_CALLBACK)(self.on_checkin_submit)
+        app.event("message")(self.on_typed)  # every message event: one Bolt left unheard would get 404
+        app.event("app_mention")(self.on_typed)
         app.event("app_home_opened")(self.on_home_opened)
         app.event("app_uninstalled")(self.on_app_uninstalled)
         app.event("tokens_revoked")(self.on_tokens_revoked)
@@ -99,7 +105,10 @@ class SlackAdapter:
     # --- identity ------------------------------------------------------------------------------
 
     async def command(self, client: AsyncWebClient, payload: dict[str, Any], text: str | None = None) -> Command:
-        base = translate.to_command(payload, text=text)
+        return await self.identified(client, translate.to_command(payload, text=text))
+
+    async def identified(self, client: AsyncWebClient, base: Command) -> Command:
+        """The command with the person's name, timezone and admin flag, and the names it mentions."""
         actor = await self.identities.actor(client, base.workspace.external_id, base.actor.external_id)
         mentions = dict(base.mentions)
         for user_id, name in list(mentions.items())[:5]:
@@ -168,7 +177,7 @@ class SlackAdapter:
         first = cmd.text.split()[0].lower() if cmd.text.split() else ""
         if first not in SLOW:
             done, _ = await asyncio.wait({work}, timeout=ACK_BUDGET)
-            if done and work.result().visibility == "private" and not _attachments(work.result()):
+            if done and work.result().visibility == "private" and not has_attachments(work.result()):
                 parts = render.to_messages(work.result())[:MAX_RESPONSES]
                 await ack(response_type="ephemeral", **parts[0]) if parts else await ack()
                 if parts[1:]:
@@ -194,33 +203,41 @@ class SlackAdapter:
                     await post(client, cmd.channel, message)
                     return
                 except SlackApiError as exc:  # not in the channel, a DM with someone else…
-                    log.info("posting to %s failed (%s): answering in place", cmd.channel, _error(exc))
+                    log.info("posting to %s failed (%s): answering in place", cmd.channel, error_of(exc))
                     for part in render.to_messages(message)[:MAX_RESPONSES]:
                         await respond(response_type="in_channel", replace_original=False, **part)
                     return
             parts = render.to_messages(message)
-            if _attachments(message):
+            if has_attachments(message):
                 dm = await open_dm(client, cmd.actor.external_id)
                 await upload_attachments(client, dm, message, thread_ts=None)
                 parts = parts or [{"text": "Sent to you in a direct message from okrbot."}]
             for part in parts[:MAX_RESPONSES]:
                 await respond(response_type="ephemeral", replace_original=False, **part)
         except SlackApiError as exc:
-            log.warning("a reply could not be delivered: %s", _error(exc))
+            log.warning("a reply could not be delivered: %s", error_of(exc))
 
-    async def _open_checkin(self, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str) -> None:
-        """After the ack: the check-in modal (one KR's when ``ref`` names one), through views.open."""
+    async def _open_checkin(
+        self, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str, prompt: tuple[str, str] | None = None
+    ) -> None:
+        """After the ack: the check-in modal (one KR's when ``ref`` names one), through views.open.
+
+        ``prompt``: the channel and ts of the prompt the modal was opened from, answered in its
+        place once the check-in is saved (kept in the modal's private_metadata until then)."""
         message = await self.bot.checkin_form(cmd, ref or None)
         form = next((b for b in message.blocks if isinstance(b, Form)), None)
         if form is not None:
             notes = tuple(b for b in message.blocks if b is not form)
-            view = render.checkin_modal(form, {"channel": cmd.channel}, notes=notes)
+            metadata = {"channel": cmd.channel}
+            if prompt is not None:
+                metadata |= {"prompt_channel": prompt[0], "prompt_ts": prompt[1]}
+            view = render.checkin_modal(form, metadata, notes=notes)
         else:
             view = render.info_modal("Check-in", message)
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as exc:
-            log.warning("views.open failed: %s", _error(exc))
+            log.warning("views.open failed: %s", error_of(exc))
 
     async def on_checkin_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         await ack()
@@ -228,7 +245,7 @@ class SlackAdapter:
 
     async def _checkin_button(self, client: AsyncWebClient, body: dict[str, Any], ref: str) -> None:
         cmd = await self.command(client, body, text="checkin")
-        await self._open_checkin(client, cmd, body.get("trigger_id", ""), ref)
+        await self._open_checkin(client, cmd, body.get("trigger_id", ""), ref, translate.prompt_of(body))
 
     async def on_run_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
@@ -240,13 +257,37 @@ class SlackAdapter:
         cmd = await self.command(client, body, text=words)
         target = checkin_target(cmd.text)
         if target is not None and body.get("trigger_id"):
-            await self._open_checkin(client, cmd, body["trigger_id"], target)
+            await self._open_checkin(client, cmd, body["trigger_id"], target, translate.prompt_of(body))
             return
-        message = await self.bot.handle(cmd)
+        await self._answer_button(client, body, respond, cmd, await self.bot.handle(cmd))
+
+    async def _answer_button(
+        self, client: AsyncWebClient, body: dict[str, Any], respond: Any, cmd: Command, message: Message
+    ) -> None:
         if body.get("response_url"):
             await self._deliver(client, respond, cmd, message)
         else:  # the Home tab has no response_url: answer in a DM
-            await self._send_dm(client, cmd.actor.external_id, message)
+            await send_dm(client, cmd.actor.external_id, message)
+
+    async def on_replace_button(
+        self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
+    ) -> None:
+        """A button answered in place (the prompt's No change): acked, then run, and its reply
+        takes the place of the message that carried the button."""
+        await ack()
+        self._spawn(self._replace_button(client, body, str(action.get("value") or ""), respond), "button in place")
+
+    async def _replace_button(self, client: AsyncWebClient, body: dict[str, Any], words: str, respond: Any) -> None:
+        cmd = await self.command(client, body, text=words)
+        message = await self.bot.handle(cmd)
+        where = translate.button_message(body)
+        if where is not None and not message.is_error:  # a refusal leaves the prompt for another try
+            try:
+                await update(client, *where, message)
+                return
+            except SlackApiError as exc:
+                log.info("chat.update failed (%s): answered beside the message", error_of(exc))
+        await self._answer_button(client, body, respond, cmd, message)
 
     async def on_checkin_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
         cmd = await self.command(client, body, text="checkin")
@@ -259,19 +300,45 @@ class SlackAdapter:
             await ack(response_action="update", view=render.info_modal("Check-in", reply.message))
             return
         await ack()
-        channel = translate.metadata(view).get("channel", "")
-        self._spawn(self._confirm(client, channel, cmd.actor.external_id, reply.message), "check-in confirmation")
+        metadata = translate.metadata(view)
+        self._spawn(self._confirm(client, metadata, cmd.actor.external_id, reply.message), "check-in confirmation")
 
-    async def _confirm(self, client: AsyncWebClient, channel: str, user: str, message: Message) -> None:
-        """After a modal's check-in: an ephemeral note where the modal was opened, or a DM."""
-        if channel:
+    async def _confirm(self, client: AsyncWebClient, metadata: dict[str, str], user: str, message: Message) -> None:
+        """After a modal's check-in: the prompt it was opened from answered in place, and an
+        ephemeral note where the modal was opened (a DM when it was opened elsewhere)."""
+        if metadata.get("prompt_channel") and metadata.get("prompt_ts"):
             try:
-                for part in render.to_messages(message)[:MAX_RESPONSES]:
-                    await client.chat_postEphemeral(channel=channel, user=user, **part)
-                return
+                await update(client, metadata["prompt_channel"], metadata["prompt_ts"], message)
             except SlackApiError as exc:
-                log.info("ephemeral confirmation failed (%s): sent as a DM", _error(exc))
-        await self._send_dm(client, user, message)
+                log.info("the prompt could not be answered in place: %s", error_of(exc))
+        if metadata.get("channel"):
+            await ephemeral(client, metadata["channel"], user, message)
+        else:
+            await send_dm(client, user, message)
+
+    # --- typed to okrbot: its DM, a mention ----------------------------------------------------
+
+    async def on_typed(self, event: dict[str, Any], body: dict[str, Any], context: Any, client: AsyncWebClient) -> None:
+        """A DM to okrbot or a mention of it, answered after the ack; every other message event
+        (okrbot's own, other bots', edits, deletions, other channels) is acked and left alone."""
+        base = translate.typed_command(str(body.get("team_id") or ""), event, context.bot_user_id)
+        if base is None:
+            log.debug("slack: %s event (%s) left alone", event.get("type"), event.get("subtype") or "no subtype")
+            return
+        thread_ts = str(event["thread_ts"]) if event.get("thread_ts") else None
+        word = base.text.split()[0].lower()[:20] if base.text.split() else "help"
+        self._spawn(self._answer_typed(client, base, event["type"], thread_ts), f"{event['type']} {word}")
+
+    async def _answer_typed(self, client: AsyncWebClient, base: Command, kind: str, thread_ts: str | None) -> None:
+        """Typed text has no trigger_id to open a modal with: ``checkin [KR-n]`` answers with the
+        form's button instead, as the slash command would open it."""
+        cmd = await self.identified(client, base)
+        target = checkin_target(cmd.text)
+        message = await (self.bot.handle(cmd) if target is None else self.bot.checkin_form(cmd, target or None))
+        if kind == "app_mention":
+            await answer_mention(client, cmd, message, thread_ts=thread_ts)
+        else:
+            await answer_dm(client, cmd, message, thread_ts=thread_ts)
 
     async def on_home_opened(self, event: dict[str, Any], body: dict[str, Any], client: AsyncWebClient) -> None:
         """Bolt acks an event when its listener returns: the Home tab is built after that."""
@@ -295,7 +362,7 @@ class SlackAdapter:
         try:
             await client.views_publish(user_id=cmd.actor.external_id, view=render.home_view([intro, mine, *teams]))
         except SlackApiError as exc:
-            log.warning("views.publish failed: %s", _error(exc))
+            log.warning("views.publish failed: %s", error_of(exc))
 
     async def team_keys(self, workspace: WorkspaceRef, user_id: str) -> list[str]:
         """The keys of the teams the member belongs to (App Home shows those, not every team)."""
@@ -326,30 +393,11 @@ class SlackAdapter:
         if bot:
             await self.installations.async_delete_bot(enterprise_id=enterprise_id, team_id=team_id)
 
-    async def _send_dm(self, client: AsyncWebClient, user_id: str, message: Message) -> None:
-        try:
-            await post(client, await open_dm(client, user_id), message)
-        except SlackApiError as exc:
-            log.warning("a direct message could not be sent: %s", _error(exc))
-
 
 def _prefix(action_id: str) -> Any:
     import re
 
     return re.compile(rf"^{re.escape(action_id)}(:.*)?$")
-
-
-def _attachments(message: Message) -> bool:
-    return any(isinstance(b, Image | File) for b in message.blocks)
-
-
-def _error(exc: SlackApiError) -> str:
-    data = getattr(exc.response, "data", None)
-    return (
-        str(data.get("error", "unknown"))[:60]
-        if isinstance(data, dict)
-        else f"HTTP {getattr(exc.response, 'status_code', '?')}"
-    )
 
 
 def workspace_of(team_id: str) -> WorkspaceRef:

@@ -22,7 +22,10 @@ log = logging.getLogger(__name__)
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
 OUTBOUND_KEY = web.AppKey("slack_outbound", SlackOutbound)
 #: The bot scopes of manifest.yml (a test keeps the two equal), asked for by /slack/install.
-SCOPES = ("commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write")
+SCOPES = (
+    "commands", "chat:write", "chat:write.public", "im:write", "users:read", "files:write", "im:history",
+    "app_mentions:read",
+)  # fmt: skip
 
 
 def build_bolt(settings: SlackSettings, bot: Bot) -> AsyncApp:

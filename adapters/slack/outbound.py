@@ -1,5 +1,6 @@
 """Sending to Slack without a request to answer: the core's Outbound Protocol, and the posting
-helpers the adapter shares with it (split messages, charts uploaded into the thread)."""
+helpers the adapter shares with it (split messages, charts uploaded into the thread, a message
+updated in place)."""
 
 from __future__ import annotations
 
@@ -53,6 +54,17 @@ async def post(client: AsyncWebClient, channel: str, message: Message, *, thread
         first_ts = first_ts or str(response["ts"])
     await upload_attachments(client, channel, message, thread_ts=first_ts)
     return first_ts
+
+
+async def update(client: AsyncWebClient, channel: str, ts: str, message: Message) -> None:
+    """Put the message in place of the one at ``ts`` (a prompt, answered); what one message cannot
+    hold follows in its thread, charts and files too."""
+    parts = to_messages(message)
+    if parts:
+        await client.chat_update(channel=channel, ts=ts, **parts[0])
+    for part in parts[1:]:
+        await client.chat_postMessage(channel=channel, thread_ts=ts, **part)
+    await upload_attachments(client, channel, message, thread_ts=ts)
 
 
 async def upload_attachments(client: AsyncWebClient, channel: str, message: Message, *, thread_ts: str | None) -> None:

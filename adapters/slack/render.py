@@ -55,6 +55,7 @@ NOTE_MAX_LENGTH = 3000
 #: action_ids the adapter listens for.
 CHECKIN_ACTION = "okr_checkin"  # value: "KR-7", or "" for every key result I own
 RUN_ACTION = "okr_run"  # value: the command text the button runs
+REPLACE_ACTION = "okr_replace"  # as okr_run, and the reply takes the place of the button's message
 CHECKIN_CALLBACK = "okr_checkin_form"
 
 DOTS = {
@@ -193,16 +194,21 @@ def _(block: Divider) -> list[dict[str, Any]]:
 
 @block_kit.register
 def _(block: Actions) -> list[dict[str, Any]]:
-    buttons = [button(b.label, f"{RUN_ACTION}:{i}", b.command, b.style) for i, b in enumerate(block.buttons)]
+    buttons = [
+        button(b.label, f"{REPLACE_ACTION if b.replaces else RUN_ACTION}:{i}", b.command, b.style)
+        for i, b in enumerate(block.buttons)
+    ]
     return [{"type": "actions", "elements": buttons[i : i + ACTIONS_MAX]} for i in range(0, len(buttons), ACTIONS_MAX)]
 
 
 @block_kit.register
 def _(block: Form) -> list[dict[str, Any]]:
-    """A form cannot live in a message: offer the button that opens it as a modal."""
+    """A form cannot live in a message: offer the button that opens it as a modal (one key
+    result's form, ``checkin KR-7`` typed in a DM, opens as that key result's modal)."""
     refs = ", ".join(group.ref for group in block.groups[:10])
     out = section(cut(f"*{escape(block.title)}* · {escape(refs)}", SECTION_MAX))
-    out["accessory"] = button(block.submit_label, f"{CHECKIN_ACTION}:all", "", "primary")
+    only = block.groups[0].ref if len(block.groups) == 1 else ""
+    out["accessory"] = button(block.submit_label, f"{CHECKIN_ACTION}:all", only, "primary")
     return [out]
 
 

@@ -8,10 +8,18 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
+from adapters.slack.render import REPLACE_ACTION
 from bot.command import Actor, Command, WorkspaceRef
 
 #: ``<@U123>`` / ``<@U123|name>``: the core's own mention form, kept as it is.
 MENTION = re.compile(r"<@([UW][A-Z0-9]{2,30})(?:\|([^<>]{0,80}))?>")
+#: A leading ``/okr`` or ``okr`` in typed text: habit from the slash command, not a word of the command.
+_OKR_PREFIX = re.compile(r"^\s*/?okr\b[\s:,]*", re.IGNORECASE)
+#: Typed text longer than this is no command (a note is at most 2,000 characters, even escaped
+#: five times over ``&amp;``): it is left unanswered rather than parsed.
+TYPED_MAX = 12_000
+#: The event types that carry what a person typed to okrbot.
+TYPED_EVENTS = ("message", "app_mention")
 #: Any other Slack token: ``<!channel>``, ``<!subteam^S1|@team>``, ``<#C1|general>``, ``<https://x|y>``.
 _TOKEN = re.compile(r"<([!#]?)([^<>|]*)(?:\|([^<>]*))?>")
 _SPECIAL = {"channel": "@channel", "here": "@here", "everyone": "@everyone"}
@@ -104,3 +112,71 @@ def metadata(view: Mapping[str, Any]) -> dict[str, str]:
     except ValueError:
         return {}
     return {str(k): str(v) for k, v in data.items()} if isinstance(data, dict) else {}
+
+
+# --- typed to okrbot: its DM, a mention --------------------------------------------------------
+
+
+def typed_text(text: str, bot_user_id: str | None) -> str:
+    """What a person typed to okrbot, without a leading mention of okrbot or a leading ``/okr``."""
+    text = text.lstrip()
+    match = MENTION.match(text)
+    if match is not None and bot_user_id and match.group(1) == bot_user_id:
+        text = text[match.end() :]
+    return _OKR_PREFIX.sub("", text, count=1).strip()
+
+
+def typed_command(team_id: str, event: Mapping[str, Any], bot_user_id: str | None) -> Command | None:
+    """A DM to okrbot (``message`` in an ``im``) or a mention of it (``app_mention``) as a Command.
+
+    None for every event okrbot must leave alone, or it would answer itself or answer twice: a
+    bot's message (okrbot's own replies among them), an edit, a deletion or any other subtype,
+    a message anywhere but okrbot's DM, an event without its person, text or channel, and text
+    too long to be a command."""
+    kind = event.get("type")
+    if kind not in TYPED_EVENTS or event.get("subtype") or event.get("bot_id") or event.get("bot_profile"):
+        return None
+    in_dm = event.get("channel_type") == "im"
+    if in_dm != (kind == "message"):
+        return None  # a message counts in okrbot's DM only; a DM's text never comes as app_mention
+    user, text, channel = event.get("user"), event.get("text"), event.get("channel")
+    if not (isinstance(user, str) and isinstance(text, str) and isinstance(channel, str)):
+        return None
+    if not (user and text.strip() and channel and team_id) or user == bot_user_id or len(text) > TYPED_MAX:
+        return None
+    payload = {"team_id": team_id, "user_id": user, "channel_id": channel}
+    return to_command(payload, text=typed_text(text, bot_user_id))
+
+
+# --- the message a button sits on --------------------------------------------------------------
+
+
+def button_message(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The channel and ts of the message a clicked button sits on, when okrbot can change it:
+    a posted message (not an ephemeral one, not a modal or the Home tab)."""
+    container = payload.get("container") or {}
+    if not isinstance(container, Mapping) or container.get("type") != "message" or container.get("is_ephemeral"):
+        return None
+    channel, ts = container.get("channel_id"), container.get("message_ts")
+    return (str(channel), str(ts)) if channel and ts else None
+
+
+def prompt_of(payload: Mapping[str, Any]) -> tuple[str, str] | None:
+    """Where the prompt is that a check-in button sits on: a message okrbot can change that carries
+    a button answered in place (No change). A digest's or a list's Check in has none, so those
+    messages, which others read too, are never replaced by one person's check-in."""
+    where = button_message(payload)
+    message = payload.get("message") or {}
+    blocks = message.get("blocks") if isinstance(message, Mapping) else None
+    if where is None or not isinstance(blocks, list):
+        return None
+    return where if any(_answered_in_place(block) for block in blocks) else None
+
+
+def _answered_in_place(block: Any) -> bool:
+    if not isinstance(block, Mapping) or block.get("type") != "actions":
+        return False
+    return any(
+        isinstance(element, Mapping) and str(element.get("action_id", "")).startswith(f"{REPLACE_ACTION}:")
+        for element in block.get("elements") or ()
+    )

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import ClientResponse, web
 from aiohttp.test_utils import TestClient, TestServer
+from platform_checks import record_slack
 
 
 @dataclass
@@ -27,6 +28,8 @@ class Call:
     method: str
     args: dict[str, Any]
     token: str = ""
+    #: What the fake answered (``ts`` of a posted message, for one): filled once answered.
+    answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -146,7 +149,9 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        self.calls.append(Call(method, args, token))
+        call = Call(method, args, token)
+        self.calls.append(call)
+        record_slack(method, args)  # checked against Slack's Block Kit types at the end of the run
         if method in self.holds:
             await self.holds[method].wait()
         queued = self.failures.get(method)
@@ -163,7 +168,8 @@ class FakeSlack:
             return web.json_response({"ok": False, "error": "unknown_method"})
         if method == "auth.test":
             return web.json_response({"ok": True, **self._auth_test(args, str(args.get("token") or token))})
-        return web.json_response({"ok": True, **answer(args)})
+        call.answer = answer(args)
+        return web.json_response({"ok": True, **call.answer})
 
     def _auth_test(self, args: dict[str, Any], token: str = "") -> dict[str, Any]:
         if token in self.bots:
@@ -182,6 +188,9 @@ class FakeSlack:
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"channel": args.get("channel"), "ts": f"1700000000.{next(self._ids):06d}", "message": {}}
+
+    def _chat_update(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": args.get("channel"), "ts": args.get("ts"), "text": args.get("text", "")}
 
     def _chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"message_ts": f"1700000000.{next(self._ids):06d}"}
@@ -208,7 +217,9 @@ class FakeSlack:
         return answer
 
     async def _respond(self, request: web.Request) -> web.Response:
-        self.calls.append(Call("response_url", {"id": request.match_info["id"], **await request.json()}))
+        answer = await request.json()
+        self.calls.append(Call("response_url", {"id": request.match_info["id"], **answer}))
+        record_slack("response_url", answer)
         if "response_url" in self.holds:
             await self.holds["response_url"].wait()
         return web.Response(text="ok")
@@ -240,9 +251,13 @@ class SlackClient:
     fake: FakeSlack
     team: str = "T1"
     channel: str = "C1"
+    #: Every request sent to okrbot: what a person did (a command, a click, a submit), one each.
+    requests: int = 0
+    _events: itertools.count = field(default_factory=lambda: itertools.count(1))
 
     async def post(self, body: str, content_type: str, headers: dict[str, str] | None = None) -> ClientResponse:
         signed = {**sign(body), "Content-Type": content_type, **(headers or {})}
+        self.requests += 1
         return await self.http.post("/slack/events", data=body.encode(), headers=signed)
 
     def form(self, **fields: str) -> str:
@@ -278,6 +293,35 @@ class SlackClient:
             payload["response_url"] = self.fake.response_url(f"btn-{user}")
         return await self.interact(payload)
 
+    async def press(self, user: str, posted: Call, label: str, *, value: str | None = None) -> ClientResponse:
+        """Click the button labelled ``label`` (with ``value``, when given) on a message okrbot
+        posted (``posted``: its chat.postMessage or chat.update), with the payload Slack sends for
+        a message's button: its container, the message itself, a response_url."""
+        blocks = posted.args.get("blocks") or []
+        for block in blocks:
+            for element in [*block.get("elements", ()), block.get("accessory") or {}]:
+                if element.get("type") != "button" or element["text"]["text"] != label:
+                    continue
+                if value is None or element.get("value", "") == value:
+                    break
+            else:
+                continue
+            break
+        else:
+            raise AssertionError(f"no button {label!r} in {blocks}")
+        channel, ts = posted.args["channel"], posted.answer.get("ts") or posted.args["ts"]
+        payload: dict[str, Any] = {
+            "type": "block_actions", "team": {"id": self.team, "domain": "acme"},
+            "user": {"id": user, "team_id": self.team}, "api_app_id": "A1", "trigger_id": f"trig-press-{user}",
+            "container": {"type": "message", "message_ts": ts, "channel_id": channel, "is_ephemeral": False},
+            "channel": {"id": channel}, "message": {"type": "message", "ts": ts, "text": posted.args.get("text", ""),
+                                                    "blocks": blocks},
+            "response_url": self.fake.response_url(f"press-{user}"),
+            "actions": [{"type": "button", "action_id": element["action_id"], "block_id": "b1",
+                         "value": element.get("value", ""), "action_ts": "1700000000.2"}],
+        }  # fmt: skip
+        return await self.interact(payload)
+
     async def submit(self, user: str, view: dict[str, Any], values: dict[str, str]) -> ClientResponse:
         state: dict[str, Any] = {}
         for block in view["blocks"]:
@@ -303,3 +347,19 @@ class SlackClient:
             "type": "event_callback", "event_id": event_id, "event_time": int(time.time()),
         })  # fmt: skip
         return await self.post(body, "application/json", headers)
+
+    async def dm(self, user: str, text: str, *, event_id: str | None = None, **fields: Any) -> ClientResponse:
+        """``user`` types ``text`` in okrbot's DM (``message.im``); ``fields`` add to or override the event."""
+        event = {"type": "message", "channel": f"D{user}", "channel_type": "im", "user": user, "text": text,
+                 "ts": f"1700000001.{next(self._events):06d}", **fields}  # fmt: skip
+        return await self.event(event, event_id=event_id or f"EvDM{next(self._events)}")
+
+    async def mention(
+        self, user: str, text: str, *, channel: str | None = None, thread_ts: str | None = None
+    ) -> ClientResponse:
+        """``user`` writes ``<@UBOT> text`` in a channel (``app_mention``), in a thread when ``thread_ts``."""
+        event = {"type": "app_mention", "channel": channel or self.channel, "user": user, "text": f"<@UBOT> {text}",
+                 "ts": f"1700000002.{next(self._events):06d}"}  # fmt: skip
+        if thread_ts:
+            event["thread_ts"] = thread_ts
+        return await self.event(event, event_id=f"EvAt{next(self._events)}")
