@@ -2,11 +2,14 @@
 
 A row per workspace and (kind, key), its ``data`` the platform's own serialized reference (text);
 what the text means is the adapter's business. Written with one upsert, so two instances that
-see the same conversation at once both succeed.
+see the same conversation at once both succeed. A row may also mark that something was done
+once for a conversation (:func:`claim_reference`: the Teams welcome), claimed with one insert
+that only one of any number of racing callers wins.
 """
 
 from __future__ import annotations
 
+from sqlalchemy import delete
 from sqlmodel import col, select
 
 from store.db import Database, dialect_insert, rowcount
@@ -60,3 +63,33 @@ async def references_of_kind(db: Database, *, platform: str, tenant: str, kind: 
             .order_by(col(ConversationRef.updated_at).desc())
         )
         return list((await session.exec(query)).all())
+
+
+async def claim_reference(
+    db: Database, *, platform: str, tenant: str, kind: str, key: str, data: str, timezone: str
+) -> bool:
+    """Insert the row unless there is one: True for the one caller that inserted it, however many
+    race for it (two signals of one event, on one server or several)."""
+    async with db.write() as session:
+        workspace = await ensure_workspace(session, platform=platform, external_id=tenant, name="", timezone=timezone)
+        insert = await dialect_insert(session)
+        claim = (
+            insert(ConversationRef)
+            .values(workspace_id=workspace.id, kind=kind, key=key[:KEY_MAX], data=data, updated_at=utcnow())
+            .on_conflict_do_nothing(index_elements=["workspace_id", "kind", "key"])
+        )
+        return await rowcount(session, claim) == 1
+
+
+async def forget_reference(db: Database, *, platform: str, tenant: str, kind: str, key: str) -> bool:
+    """Delete the row; True when there was one."""
+    async with db.write() as session:
+        workspace = await workspace_by_external(session, platform, tenant)
+        if workspace is None:
+            return False
+        forget = delete(ConversationRef).where(
+            col(ConversationRef.workspace_id) == workspace.id,
+            col(ConversationRef.kind) == kind,
+            col(ConversationRef.key) == key[:KEY_MAX],
+        )
+        return await rowcount(session, forget) > 0

@@ -13,7 +13,8 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from botbuilder.schema import Activity
-from fakes.connector import Call, FakeConnector, card_text
+from fakes.connector import Call, FakeConnector, card_of, card_text, press
+from platform_checks import cards_of, record_card
 from pydantic import SecretStr
 from sqlmodel import select
 
@@ -107,6 +108,24 @@ class Teams:
     def last(self, *ops: str) -> Call:
         return self.connector.of(*ops)[-1]
 
+    def last_card(self) -> dict[str, Any]:
+        """The card of the last message okrbot sent (not an update)."""
+        return card_of(self.last("send", "reply").body)
+
+    async def invoke(self, user: str, value: dict[str, Any], *, card_id: str = "", **options: Any) -> dict[str, Any]:
+        """An ``adaptiveCard/action`` invoke (an Action.Execute pressed): okrbot's answer, the body
+        of the HTTP 200 (its own ``statusCode`` says how it went)."""
+        activity = self.activity(user, **options) | {"type": "invoke", "name": "adaptiveCard/action", "value": value}
+        activity.pop("text")
+        if card_id:
+            activity["replyToId"] = card_id
+        response = await self.client.post("/api/messages", json=activity)
+        assert response.status == 200, (response.status, await response.text())
+        answer = await response.json()
+        for card in cards_of(answer):
+            record_card(card)  # the platform validators check invoke answers too
+        return answer
+
 
 @pytest.fixture
 def teams(client: TestClient, connector: FakeConnector) -> Teams:
@@ -195,13 +214,14 @@ async def test_a_mentioned_person_becomes_a_member_from_the_roster(teams: Teams,
 
 
 async def test_check_in_card_round_trip(teams: Teams, connector: FakeConnector, db_url: str) -> None:
+    """The form through its Action.Submit fallback (a Teams client without Universal Actions)."""
     await setup_okrs(teams)
     await teams.say("alice", "checkin")
-    card_call = teams.last("send", "reply")
-    card = card_call.body["attachments"][0]["content"]
-    ids = {e["id"]: e["type"] for group in card["body"][1:] for e in group["items"] if "id" in e}
-    assert ids == {"KR-1.value": "Input.Number", "KR-1.confidence": "Input.ChoiceSet", "KR-1.note": "Input.Text"}
-    assert card["actions"][0]["data"] == {"okrbot": "checkin"}
+    card = teams.last_card()
+    assert card_inputs(teams.last("send", "reply")) == {"KR-1.value", "KR-1.confidence", "KR-1.note"}
+    assert press(card, "Check in", universal=False) == {
+        "okrbot": "checkin", "KR-1.value": "0", "KR-1.confidence": "5"
+    }  # fmt: skip
 
     card_id = "act-card-1"
     bad = {"okrbot": "checkin", "KR-1.value": "lots", "KR-1.confidence": "12", "KR-1.note": "x"}
@@ -211,8 +231,8 @@ async def test_check_in_card_round_trip(teams: Teams, connector: FakeConnector, 
     assert not connector.of("update")
     assert await check_ins(db_url) == 0
 
-    good = {"okrbot": "checkin", "KR-1.value": "55", "KR-1.confidence": "8", "KR-1.note": "<at>Bob</at> [x](y)"}
-    reply = await teams.say("alice", "", value=good, replyToId=card_id)
+    typed = {"KR-1.value": "55", "KR-1.confidence": "8", "KR-1.note": "<at>Bob</at> [x](y)"}
+    reply = await teams.say("alice", "", value=press(card, "Check in", typed, universal=False), replyToId=card_id)
     update = teams.last("update")
     assert update.activity_id == card_id and "Checked in 1 key result" in reply
     assert await check_ins(db_url) == 1
@@ -285,12 +305,14 @@ async def test_conversation_update_and_messages_store_references(teams: Teams, d
     personal = teams.activity("bob") | {"type": "installationUpdate", "action": "add", "text": None}
     assert await teams.post(personal) == 201
     await teams.say("carol", "help", tenant="tenant-2")
-    stored = await refs(db_url)
+    stored = [row for row in await refs(db_url) if row[1] != "welcomed"]
     assert [(t, k, key) for t, k, key, _ in stored] == [
         ("tenant-1", "channel", "19:team@thread.tacv2"),
         ("tenant-1", "user", "aad-bob"),
         ("tenant-2", "user", "aad-carol"),
     ]
+    greeted = [(t, key) for t, kind, key, _ in await refs(db_url) if kind == "welcomed"]
+    assert greeted == [("tenant-1", "19:team@thread.tacv2"), ("tenant-1", "a:personal-bob")]
     team_ref = stored[0][3]
     assert team_ref["teamId"] == "19:team@thread.tacv2"
     assert team_ref["reference"]["serviceUrl"] == teams.connector.service_url

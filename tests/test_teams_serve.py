@@ -8,6 +8,7 @@ it, so every reply okrbot sends crosses a real socket both ways.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -18,7 +19,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from fakes.connector import FakeConnector, card_text
+from fakes.connector import FakeConnector, card_of, card_text, press
 from test_serve import free_port
 
 BOT_ID = "28:okrbot-app"
@@ -123,8 +124,8 @@ async def test_serve_answers_teams_activities_through_the_connector(
     assert "KR-1" in await say('kr add O-1 "Active teams" --target 100 --unit teams')
 
     await say("checkin")
-    card = connector.of("send", "reply")[-1].body["attachments"][0]["content"]
-    assert card["actions"][0]["data"] == {"okrbot": "checkin"}
+    card = card_of(connector.of("send", "reply")[-1].body)
+    assert press(card, "Check in", universal=False)["okrbot"] == "checkin"
     bad = {"okrbot": "checkin", "KR-1.value": "lots", "KR-1.confidence": "7", "KR-1.note": ""}
     assert "⚠" in await say(value=bad, replyToId="act-card")
     assert not connector.of("update")
@@ -133,6 +134,16 @@ async def test_serve_answers_teams_activities_through_the_connector(
     assert connector.of("update")[-1].activity_id == "act-card"
     assert "40 / 100" in await say("show KR-1")
     assert all(call.conversation_id == "a:personal-alice" for call in connector.posted())
+
+    # the same card pressed with Universal Actions: an invoke, answered with the new card
+    pressed = press(card, "Check in", {"KR-1.value": "60"})
+    invoke = activity(connector, type="invoke", name="adaptiveCard/action", value=pressed, replyToId="act-card")
+    async with session.post(f"{server.url}/api/messages", json=invoke) as response:
+        assert response.status == 200, await response.text()
+        answer = await response.json()
+    assert answer["statusCode"] == 200 and answer["type"] == "application/vnd.microsoft.card.adaptive"
+    assert "Checked in 1 key result" in json.dumps(answer["value"], ensure_ascii=False)
+    assert "60 / 100" in await say("show KR-1")
 
     log = server.stop()
     assert server.process.returncode == 0, log

@@ -6,10 +6,12 @@ import json
 
 import pytest
 
+from adapters.teams.actions import clip
 from adapters.teams.render import MAX_CARD_BYTES, escape, size, to_activities, to_cards
 from adapters.teams.translate import (
     NotForUs,
     command_text,
+    execution,
     reference_key,
     submission,
     to_command,
@@ -103,6 +105,38 @@ def test_activity_without_tenant_or_aad_user_is_not_for_us():
         to_command(a)
 
 
+def test_an_action_execute_reads_like_its_submit_fallback():
+    data = {"okrbot": "command", "command": "no change KR-1 KR-2", "replaces": True}
+    invoke = activity("", type="invoke", name="adaptiveCard/action")
+    invoke["value"] = {"action": {"type": "Action.Execute", "verb": "command", "data": data}, "trigger": "manual"}
+    assert execution(invoke) == submission(activity("", value=data))
+    assert execution(invoke).replaces and execution(invoke).command == "no change KR-1 KR-2"
+    form = {"okrbot": "checkin", "KR-1.value": "40", "KR-1.confidence": "7"}
+    invoke["value"]["action"] |= {"verb": "checkin", "data": form}
+    assert execution(invoke).action == "checkin" and execution(invoke).values == {
+        "KR-1.value": "40",
+        "KR-1.confidence": "7",
+    }
+    invoke["value"]["action"]["data"] = {"x": 1}  # not one of okrbot's cards
+    assert execution(invoke) is None
+    assert execution(activity("", type="invoke", name="composeExtension/query", value={})) is None
+    assert submission(activity("", value={"okrbot": "command", "command": "help"})).replaces is False
+
+
+def test_a_replacing_button_is_an_action_execute_on_a_1_5_card_with_a_submit_fallback():
+    (c,) = to_cards(Message.of(Text(("Hi",)), Actions((Button("No change", "no change KR-1", replaces=True),))))
+    (action,) = c["body"][-1]["actions"]
+    assert c["version"] == "1.5" and action["type"] == "Action.Execute" and action["verb"] == "command"
+    assert action["fallback"] == {
+        "type": "Action.Submit",
+        "title": "No change",
+        "data": {"okrbot": "command", "command": "no change KR-1", "replaces": True},
+        "associatedInputs": "none",
+    }
+    assert clip("no change " + " ".join(f"KR-{n}" for n in range(100, 200))).endswith(" KR-169")
+    assert len(clip("x" * 600)) == 500
+
+
 def test_submissions_and_reference_keys():
     form = activity("", value={"okrbot": "checkin", "KR-1.value": "40", "KR-1.confidence": "7", "KR-1.note": "ok"})
     assert submission(form).action == "checkin"
@@ -175,14 +209,18 @@ def test_check_in_form_card_has_inputs_per_kr_and_submit_and_shows_errors():
     )
     form = Form("Weekly check-in", (FormGroup("KR-7", ("KR-7 ", UserText("Users")), fields),), "Check in", "checkin")
     (c,) = to_cards(Message.of(form))
-    inputs = {e["id"]: e for group in c["body"][1:] for e in group["items"] if e["type"].startswith("Input.")}
+    groups = [element for element in c["body"] if element["type"] == "Container"]
+    inputs = {e["id"]: e for group in groups for e in group["items"] if e["type"].startswith("Input.")}
     assert inputs["KR-7.value"]["type"] == "Input.Number" and inputs["KR-7.value"]["value"] == 40
     assert inputs["KR-7.confidence"]["type"] == "Input.ChoiceSet"
     assert [choice["value"] for choice in inputs["KR-7.confidence"]["choices"]] == [str(n) for n in range(11)]
     assert inputs["KR-7.note"]["type"] == "Input.Text" and inputs["KR-7.note"]["isRequired"] is False
-    assert c["actions"] == [
-        {"type": "Action.Submit", "title": "Check in", "data": {"okrbot": "checkin"}, "style": "positive"}
-    ]
+    submit = {"type": "Action.Submit", "title": "Check in", "data": {"okrbot": "checkin"}, "style": "positive"}
+    assert c["version"] == "1.5" and "actions" not in c  # in an ActionSet, where every client sees the fallback
+    assert c["body"][-1] == {
+        "type": "ActionSet",
+        "actions": [{**submit, "type": "Action.Execute", "verb": "checkin", "fallback": submit}],
+    }
     assert "Give KR-7 a value, like 42." in json.dumps(c, ensure_ascii=False)
 
 

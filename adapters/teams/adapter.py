@@ -3,6 +3,12 @@
 ``TeamsAdapter.on_turn`` is the bot callback botbuilder's ``CloudAdapter`` calls after it has
 checked the request's token; everything platform-specific (mentions, the roster, updating a card
 in place) happens here, and the core only ever sees a :class:`bot.command.Command`.
+
+A click on one of okrbot's cards arrives one of two ways: an Action.Execute as an
+``adaptiveCard/action`` invoke, answered in the HTTP response with the card that takes the
+clicked one's place, or (from a Teams client without Universal Actions) its Action.Submit
+fallback as a message carrying ``value``, answered by updating the card through ``replyToId``.
+Both run the same :meth:`TeamsAdapter._clicked`.
 """
 
 from __future__ import annotations
@@ -10,25 +16,30 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from dataclasses import dataclass
 from typing import Any
 
-from botbuilder.core import CardFactory, MessageFactory, TurnContext
+from botbuilder.core import CardFactory, InvokeResponse, MessageFactory, TurnContext
 from botbuilder.core.teams import TeamsInfo
 from botbuilder.schema import Activity, ActivityTypes
 from msrest.serialization import Model
 
+from adapters.teams.actions import card_answer, error_answer, message_answer
 from adapters.teams.jsonish import as_json
 from adapters.teams.references import References
 from adapters.teams.render import to_activities
 from adapters.teams.translate import (
     COMMAND_ACTION,
+    EXECUTE_INVOKE,
     NotForUs,
+    Submission,
     conversation_kind,
+    execution,
     mentioned_users,
     submission,
     to_command,
 )
-from adapters.teams.welcome import Welcomes, is_install, welcome_message
+from adapters.teams.welcome import Welcomes, is_install, is_uninstall, welcome_message
 from bot.core import Bot
 from bot.forms import checkin_target
 from bot.messages import Message
@@ -60,6 +71,16 @@ class Roster:
         return member
 
 
+@dataclass(frozen=True)
+class Clicked:
+    """What a click on one of okrbot's cards ran: the answer, and whether it takes the card's place."""
+
+    message: Message
+    replaces: bool
+    #: A form with errors, or an error sentence: the card the person filled in stays where it is.
+    refused: bool
+
+
 class TeamsAdapter:
     """The bot CloudAdapter runs: stores the conversation reference, then answers messages."""
 
@@ -67,7 +88,7 @@ class TeamsAdapter:
         self.bot = bot
         self.references = references
         self.roster = Roster()
-        self.welcomes = Welcomes()
+        self.welcomes = Welcomes(references.db, timezone=references.timezone)
 
     async def on_turn(self, turn_context: TurnContext) -> None:
         activity = turn_context.activity
@@ -76,38 +97,83 @@ class TeamsAdapter:
             await self.references.remember(activity, raw)
         except Exception:  # a reference we fail to keep must not cost the person their answer
             log.exception("could not store the conversation reference")
-        if activity.type != ActivityTypes.message:
-            if is_install(raw) and self.welcomes.first(raw):
-                await self.welcome(turn_context, raw)
-            return  # other conversationUpdates, installationUpdates …: the reference above is all we keep
         try:
-            await self._message(turn_context, raw)
+            if activity.type == ActivityTypes.message:
+                await self._message(turn_context, raw)
+            elif activity.type == ActivityTypes.invoke and activity.name == EXECUTE_INVOKE:
+                await self._execute(turn_context, raw)
+            elif activity.type != ActivityTypes.invoke:
+                await self._installation(turn_context, raw)
+            # any other invoke: no answer set, so the SDK answers 501
         except NotForUs as exc:
-            log.info("ignored a message: %s", exc)
+            log.info("ignored an activity: %s", exc)
+
+    async def _installation(self, turn_context: TurnContext, raw: dict[str, Any]) -> None:
+        """conversationUpdates, installationUpdates …: a hello once per conversation, else nothing
+        beyond the reference kept above."""
+        try:
+            if is_install(raw) and await self.welcomes.first(raw):
+                await self.welcome(turn_context, raw)
+            elif is_uninstall(raw):
+                await self.welcomes.forget(raw)
+        except Exception:  # okrbot's hello must never fail an install
+            log.exception("could not tell whether this conversation was greeted")
 
     async def _message(self, turn_context: TurnContext, raw: dict[str, Any]) -> None:
-        is_owner = await self._is_owner(turn_context, raw)
         submitted = submission(raw)
         if submitted is None:
+            is_owner = await self._is_owner(turn_context, raw)
             aad_ids = await self._aad_ids(turn_context, raw)
             command = to_command(raw, aad_ids=aad_ids, is_owner=is_owner)
             await self.send(turn_context, await self.bot.handle(command))
             return
+        clicked = await self._clicked(turn_context, raw, submitted)
+        card_id = turn_context.activity.reply_to_id
+        if clicked.replaces and not clicked.refused and card_id:
+            await self.update(turn_context, card_id, clicked.message)
+        else:
+            await self.send(turn_context, clicked.message)
+
+    async def _execute(self, turn_context: TurnContext, raw: dict[str, Any]) -> None:
+        """An Action.Execute: the answer's card in the clicked one's place, for this client at once
+        (the invoke response) and for the person's other clients and the conversation's other
+        members (the message edited, when the invoke names it). A form with errors comes back to
+        this client only; an error sentence shows by the card, which stays as it was."""
+        submitted = execution(raw)
+        if submitted is None:
+            await respond(turn_context, error_answer(400, "BadRequest", "This is not an okrbot card's action."))
+            return
+        try:
+            clicked = await self._clicked(turn_context, raw, submitted)
+        except NotForUs as exc:
+            log.info("ignored a card action: %s", exc)
+            await respond(turn_context, error_answer(400, "BadRequest", "okrbot answers people of a Teams tenant."))
+            return
+        if clicked.message.is_error:
+            await respond(turn_context, message_answer(clicked.message.text))
+            return
+        first, *rest = outgoing(clicked.message)
+        await respond(turn_context, card_answer(to_activities(clicked.message)[0]["attachments"][0]["content"]))
+        card_id = turn_context.activity.reply_to_id
+        if card_id and not clicked.refused:  # the form with its errors is for this client alone
+            await self._edit(turn_context, card_id, first)
+        for activity in rest:
+            await turn_context.send_activity(activity)
+
+    async def _clicked(self, turn_context: TurnContext, raw: dict[str, Any], submitted: Submission) -> Clicked:
+        """Run what a click asked for: a button's command (a "Check in" one opens the form), or a form."""
+        is_owner = await self._is_owner(turn_context, raw)
         if submitted.action == COMMAND_ACTION:
             command = to_command(raw, is_owner=is_owner, text=submitted.command)
             target = checkin_target(submitted.command)
             if target is not None:  # a "Check in" button: the card, for that KR when it names one
-                await self.send(turn_context, await self.bot.checkin_form(command, target or None))
-                return
-            await self.send(turn_context, await self.bot.handle(command))
-            return
+                message = await self.bot.checkin_form(command, target or None)
+            else:
+                message = await self.bot.handle(command)
+            return Clicked(message, replaces=submitted.replaces, refused=message.is_error)
         command = to_command(raw, is_owner=is_owner, text="")
         reply = await self.bot.submit_form(command, submitted.action, submitted.values)
-        card_id = turn_context.activity.reply_to_id
-        if reply.errors or reply.message.is_error or not card_id:
-            await self.send(turn_context, reply.message)
-            return
-        await self.update(turn_context, card_id, reply.message)
+        return Clicked(reply.message, replaces=True, refused=bool(reply.errors) or reply.message.is_error)
 
     async def _is_owner(self, turn_context: TurnContext, raw: dict[str, Any]) -> bool:
         """Team owners are okrbot admins where the roster says so.
@@ -140,6 +206,7 @@ class TeamsAdapter:
             await self.send(turn_context, welcome_message(raw))
         except Exception as exc:  # noqa: BLE001 - a hello that fails must not fail the install
             log.info("could not send the welcome: %s", exc.__class__.__name__)
+            await self.welcomes.forget(raw)  # the next install signal tries again
 
     async def send(self, turn_context: TurnContext, message: Message) -> None:
         for activity in outgoing(message):
@@ -154,17 +221,32 @@ class TeamsAdapter:
         for activity in rest:
             await turn_context.send_activity(activity)
 
+    async def _edit(self, turn_context: TurnContext, card_id: str, activity: Activity) -> None:
+        """Edit the message whose card was clicked; the person has their answer whether or not it goes."""
+        activity.id = card_id
+        activity.conversation = turn_context.activity.conversation
+        try:
+            await turn_context.update_activity(activity)
+        except Exception as exc:  # noqa: BLE001 - the invoke's answer already shows the new card
+            log.info("could not edit the clicked card's message: %s", exc.__class__.__name__)
 
-class CardJson(Model):
-    """An Adaptive Card's JSON as an attachment's content, handed to msrest as it stands.
+
+async def respond(turn_context: TurnContext, body: dict[str, Any]) -> None:
+    """Answer the invoke: HTTP 200, with how it went in the body's own ``statusCode``."""
+    answer = InvokeResponse(status=200, body=PlainJson(body))
+    await turn_context.send_activity(Activity(type=ActivityTypes.invoke_response, value=answer))
+
+
+class PlainJson(Model):
+    """JSON okrbot built (an Adaptive Card, an invoke's answer), handed to msrest as it stands.
 
     ``Attachment.content`` is typed "object", and msrest serializes an object node by node
     (``Serializer.serialize_object``, several calls per key): about 2 ms of CPU for the 10 KB
-    card of ``list mine``, the dearest step of a turn. A Model whose only attribute is
-    ``additional_properties`` (key "") is copied over whole (msrest's own contract for extra keys),
-    so the card goes to ``json.dumps`` as rendered. The card is plain JSON built by render.py
-    and never changed after, so ``TurnContext.send_activities``' deep copy of each outgoing
-    activity may share it rather than copy it.
+    card of ``list mine``, the dearest step of a turn; an invoke's body it cannot serialize at all
+    unless it is a Model. A Model whose only attribute is ``additional_properties`` (key "") is
+    copied over whole (msrest's own contract for extra keys), so the JSON goes to ``json.dumps``
+    as built. It is plain JSON from render.py and actions.py, never changed after, so
+    ``TurnContext.send_activities``' deep copy of each outgoing activity may share it.
     """
 
     _attribute_map = {"additional_properties": {"key": "", "type": "{object}"}}
@@ -173,7 +255,7 @@ class CardJson(Model):
         super().__init__()
         self.additional_properties = content
 
-    def __deepcopy__(self, memo: dict[int, Any]) -> CardJson:
+    def __deepcopy__(self, memo: dict[int, Any]) -> PlainJson:
         return self
 
 
@@ -182,7 +264,7 @@ def outgoing(message: Message) -> list[Activity]:
     activities = []
     for item in to_activities(message):
         attachment = CardFactory.adaptive_card(item["attachments"][0]["content"])
-        attachment.content = CardJson(attachment.content)
+        attachment.content = PlainJson(attachment.content)
         activity = MessageFactory.attachment(attachment)
         activity.summary = item["summary"]
         activities.append(activity)

@@ -1,132 +1,53 @@
 """Neutral Messages as Adaptive Cards: pure functions, nothing here talks to Teams.
 
-Cards are version 1.4: everything okrbot shows (FactSet, ColumnSet, ActionSet, Input.* with
-labels) is in 1.4, Teams renders 1.4 on desktop, web and mobile alike, and okrbot needs no 1.5
-feature (Universal Actions' Action.Execute). A Message becomes one or more activities: each card
+Cards are version 1.4 (everything okrbot shows is in 1.4, and Teams renders 1.4 on desktop, web
+and mobile alike), except a card that carries a Universal Action: a button whose answer takes the
+card's place, as the check-in form's submit and No change do, is an Action.Execute, and its card
+is version 1.5 (adapters/teams/actions.py). A Message becomes one or more activities: each card
 stays under :data:`MAX_CARD_BYTES` of JSON (images, which Teams does not count, travel in a card
-of their own), so a long digest arrives as several messages rather than a 413.
+of their own), so a long digest arrives as several messages rather than a 413. A message with a
+form is drawn around the form's card (:func:`_form_cards`), which may hold what one Teams message
+holds (adapters/teams/formcard.py).
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
+import dataclasses
 import json
-import re
 from functools import singledispatch
 from typing import Any
 
-from adapters.teams.translate import COMMAND_ACTION, SUBMIT_KEY
+from adapters.teams.actions import CARD_TYPE, EXECUTE_VERSION, action_sets, button, executes, form_submit
+from adapters.teams.formcard import FORM_CARD_UTF16_MAX, fitting, group_container, head, more
+from adapters.teams.markup import Entities, chunks, compact, escape, markdown, text_block, utf16
 from bot.messages import (
     Actions,
     Block,
+    Button,
     Context,
     Divider,
     Fields,
     File,
     Form,
-    FormField,
     Header,
     Image,
-    Mention,
     Message,
     Progress,
-    Spans,
     Text,
-    UserText,
     bar,
 )
 
 CARD_VERSION = "1.4"
-CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 SCHEMA = "http://adaptivecards.io/schemas/adaptive-card.json"
 #: Per card, compact JSON in UTF-8, image data excluded: below the ~28 KB that Teams' oldest
 #: limits allow, so no client refuses a card as too big.
 MAX_CARD_BYTES = 28_000
 #: Room for a File block's content in one card (the card's own keys and header come off the top).
 FILE_BUDGET = MAX_CARD_BYTES - 1_500
-TEXT_CHUNK = 3_000  # characters per TextBlock of a long text
 MAX_IMAGE_BYTES = 1_000_000  # Teams' inline image limit
 COLOURS = {"green": "good", "yellow": "warning", "red": "attention", "grey": "default"}
 SUMMARY_MAX = 200
-
-_MARKDOWN = re.compile(r"([\\`*_\[\]()~#>+!|{}])")
-_LIST_START = re.compile(r"^(\s*)([-+]|\d+\.)(\s)", re.MULTILINE)
-_ANGLE = re.compile(r"<")
-_NAME_UNSAFE = re.compile(r"[<>\r\n\\*_\[\]]")
-
-
-def escape(text: str) -> str:
-    """Text a person typed, made inert for Teams' card markdown.
-
-    Markdown's link, emphasis and code characters get a backslash, a line cannot start a list,
-    and every ``<`` is followed by a zero-width space: ``<at>Bob</at>`` typed in a note matches
-    no mention entity and never notifies Bob, and no HTML tag survives either.
-    """
-    text = _MARKDOWN.sub(r"\\\1", text)
-    text = _LIST_START.sub(lambda m: f"{m.group(1)}\\{m.group(2)}{m.group(3)}", text)
-    return _ANGLE.sub("<\u200b", text)
-
-
-def mention_text(name: str) -> str:
-    return f"<at>{_NAME_UNSAFE.sub('', name)[:100] or 'someone'}</at>"
-
-
-class Entities:
-    """The mention entities a card needs, one per person it mentions."""
-
-    def __init__(self) -> None:
-        self.items: dict[str, dict[str, Any]] = {}
-
-    def add(self, mention: Mention) -> str:
-        text = mention_text(mention.name)
-        self.items.setdefault(
-            mention.external_id,
-            {"type": "mention", "text": text, "mentioned": {"id": mention.external_id, "name": mention.name[:100]}},
-        )
-        return text
-
-
-def markdown(parts: Spans, entities: Entities) -> str:
-    out = []
-    for part in parts:
-        if isinstance(part, UserText):
-            out.append(escape(part.text))
-        elif isinstance(part, Mention):
-            out.append(entities.add(part))
-        else:
-            out.append(part.replace("<", "<\u200b"))  # okrbot's own words hold no markup either
-    return "".join(out)
-
-
-def text_block(text: str, **style: Any) -> dict[str, Any]:
-    return {"type": "TextBlock", "text": text, "wrap": True, **style}
-
-
-def chunks(text: str, limit: int = TEXT_CHUNK) -> list[str]:
-    """Long text in pieces at line ends where possible (a backslash escape is never cut in two)."""
-    pieces: list[str] = []
-    while len(text) > limit:
-        cut = text.rfind("\n", 0, limit)
-        if cut <= 0:
-            cut = limit
-            while cut > 1 and text[cut - 1] == "\\":
-                cut -= 1
-        pieces.append(text[:cut])
-        text = text[cut:].lstrip("\n")
-    pieces.append(text)
-    return [piece for piece in pieces if piece.strip()]
-
-
-def submit(title: str, data: dict[str, Any], style: str = "default") -> dict[str, Any]:
-    action = {"type": "Action.Submit", "title": title[:80], "data": data}
-    if style in ("positive", "destructive"):
-        action["style"] = style
-    return action
-
-
-def command_button(title: str, command: str, style: str = "default") -> dict[str, Any]:
-    return submit(title, {SUBMIT_KEY: COMMAND_ACTION, "command": command[:500]}, style)
 
 
 @singledispatch
@@ -175,7 +96,7 @@ def _(block: Progress, entities: Entities) -> list[dict[str, Any]]:
             {
                 "type": "Column",
                 "width": "auto",
-                "items": [{"type": "ActionSet", "actions": [command_button("Check in", f"checkin {block.ref}")]}],
+                "items": [{"type": "ActionSet", "actions": [button(Button("Check in", f"checkin {block.ref}"))]}],
             }
         )
     return [
@@ -196,9 +117,7 @@ def _(block: Divider, entities: Entities) -> list[dict[str, Any]]:
 
 @elements.register
 def _(block: Actions, entities: Entities) -> list[dict[str, Any]]:
-    styles = {"primary": "positive", "danger": "destructive"}
-    buttons = [command_button(b.label, b.command, styles.get(b.style, "default")) for b in block.buttons]
-    return [{"type": "ActionSet", "actions": buttons[i : i + 5]} for i in range(0, len(buttons), 5)]
+    return action_sets([button(b) for b in block.buttons])
 
 
 @elements.register
@@ -235,59 +154,14 @@ def too_large(block: File, kilobytes: int) -> str:
     )
 
 
-@elements.register
-def _(block: Form, entities: Entities) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = [text_block(escape(block.title), size="Medium", weight="Bolder")]
-    for group in block.groups:
-        items: list[dict[str, Any]] = [text_block(markdown(group.title, entities), weight="Bolder")]
-        for f in group.fields:
-            items.append(form_input(f))
-            if f.error:
-                items.append(text_block(f"⚠ {escape(f.error)}", color="attention", spacing="None", size="Small"))
-        out.append({"type": "Container", "separator": True, "items": items})
-    return out
-
-
-def form_input(f: FormField) -> dict[str, Any]:
-    common: dict[str, Any] = {"id": f.name, "label": f.label, "isRequired": not f.optional}
-    if not f.optional:
-        common["errorMessage"] = f"{f.label} is required."
-    if f.kind == "number":
-        element: dict[str, Any] = {"type": "Input.Number", **common, "placeholder": "e.g. 42"}
-        with contextlib.suppress(ValueError):
-            element["value"] = float(f.initial) if "." in f.initial else int(f.initial)
-        return element
-    if f.kind == "choice":
-        element = {
-            "type": "Input.ChoiceSet",
-            **common,
-            "style": "compact",
-            "choices": [{"title": choice, "value": choice} for choice in f.choices],
-        }
-        if f.initial in f.choices:
-            element["value"] = f.initial
-        return element
-    element = {"type": "Input.Text", **common, "maxLength": 500, "placeholder": "What moved, what is in the way?"}
-    if f.initial:
-        element["value"] = f.initial
-    return element
-
-
-def card(
-    body: list[dict[str, Any]],
-    entities: Entities,
-    actions: list[dict[str, Any]] | None = None,
-    *,
-    body_json: str | None = None,
-) -> dict[str, Any]:
+def card(body: list[dict[str, Any]], entities: Entities, *, body_json: str | None = None) -> dict[str, Any]:
     """``body_json``: the body as JSON if the caller already has it (which mentions it holds)."""
     used = []
     if entities.items:
         text = body_json if body_json is not None else json.dumps(body, ensure_ascii=False)
         used = [e for e in entities.items.values() if e["text"] in text]
-    out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": CARD_VERSION, "body": body}
-    if actions:
-        out["actions"] = actions
+    version = EXECUTE_VERSION if executes(body) else CARD_VERSION
+    out: dict[str, Any] = {"type": "AdaptiveCard", "$schema": SCHEMA, "version": version, "body": body}
     out["msteams"] = {"width": "Full", **({"entities": used} if used else {})}
     return out
 
@@ -299,13 +173,9 @@ def size(element: Any) -> int:
     return len(compact(element).encode("utf-8"))
 
 
-def compact(element: Any) -> str:
-    return json.dumps(element, ensure_ascii=False, separators=(",", ":"))
-
-
 def to_cards(message: Message) -> list[dict[str, Any]]:
     """The Message as Adaptive Cards, each under the size limit; a form is always one card."""
-    cards = _one_card(message) or _cards(message)
+    cards = _one_card(message) or _form_cards(message) or _cards(message)
     if message.is_error:
         for c in cards:
             for element in c["body"]:
@@ -347,10 +217,6 @@ def _cards(message: Message) -> list[dict[str, Any]]:
         body, used = [], 0
 
     for block in message.blocks:
-        if isinstance(block, Form):
-            flush()
-            cards.append(card(elements(block, entities), entities, [form_submit(block)]))
-            continue
         for element in elements(block, entities):
             cost = size(element)
             is_image = element.get("type") == "Image"
@@ -364,8 +230,67 @@ def _cards(message: Message) -> list[dict[str, Any]]:
     return cards or [card([text_block("Done.")], entities)]
 
 
-def form_submit(form: Form) -> dict[str, Any]:
-    return submit(form.submit_label, {SUBMIT_KEY: form.action}, "positive")
+def _form_cards(message: Message) -> list[dict[str, Any]] | None:
+    """A message with a form (None without): the form's card holds what follows the form (its
+    buttons, a hint) and, when everything fits one Teams message, what comes before it too, so
+    an answer that replaces the card replaces the whole prompt. Otherwise the blocks before go
+    ahead in cards of their own and the form keeps the key results that fit."""
+    at = next((i for i, block in enumerate(message.blocks) if isinstance(block, Form)), None)
+    if at is None:
+        return None
+    form = message.blocks[at]
+    assert isinstance(form, Form)
+    before, after = message.blocks[:at], message.blocks[at + 1 :]
+    end = next((i for i, block in enumerate(after) if isinstance(block, Form)), len(after))
+    after, rest = after[:end], after[end:]
+    entities = Entities()
+    groups = [group_container(group, entities) for group in form.groups]
+    tail = _form_tail(form, after, entities)
+    asked = {group.ref for group in form.groups}
+    whole = card([*_elements(unasked(before, asked), entities), *head(form), *groups, *tail], entities)
+    if utf16(whole) <= FORM_CARD_UTF16_MAX:
+        cards = [whole]
+    else:
+        form_card, kept = _cut_form_card(form, groups, tail, entities)
+        ahead = _cards(Message(blocks=unasked(before, {g.ref for g in form.groups[:kept]}))) if before else []
+        cards = [*ahead, form_card]
+    return cards + (to_cards(Message(blocks=rest)) if rest else [])
+
+
+def _form_tail(form: Form, after: tuple[Block, ...], entities: Entities) -> list[dict[str, Any]]:
+    """The form's submit, with the buttons of an Actions block right after the form beside it
+    (the prompt's Check in and No change in one row), then the elements of the other blocks."""
+    buttons = [form_submit(form)]
+    if after and isinstance(after[0], Actions):
+        buttons += [button(b) for b in after[0].buttons]
+        after = after[1:]
+    return [*action_sets(buttons), *_elements(after, entities)]
+
+
+def _cut_form_card(
+    form: Form, groups: list[dict[str, Any]], tail: list[dict[str, Any]], entities: Entities
+) -> tuple[dict[str, Any], int]:
+    """The form's card with as many key results as fit, and how many that is."""
+    room = FORM_CARD_UTF16_MAX - utf16(card([*head(form), more(), *tail], entities))
+    kept = fitting(groups, room)
+    while True:
+        form_card = card([*head(form), *groups[:kept], more(), *tail], entities)
+        if utf16(form_card) <= FORM_CARD_UTF16_MAX or kept == 1:
+            return form_card, kept
+        kept -= 1
+
+
+def unasked(blocks: tuple[Block, ...], refs: set[str]) -> tuple[Block, ...]:
+    """The blocks, without a Check in button on the progress lines of key results the form beside
+    them already asks about."""
+    return tuple(
+        dataclasses.replace(block, ref=None) if isinstance(block, Progress) and block.ref in refs else block
+        for block in blocks
+    )
+
+
+def _elements(blocks: tuple[Block, ...], entities: Entities) -> list[dict[str, Any]]:
+    return [element for block in blocks for element in elements(block, entities)]
 
 
 def to_activities(message: Message) -> list[dict[str, Any]]:

@@ -15,10 +15,14 @@ from typing import Any, Literal
 
 from bot.command import Actor, Command, WorkspaceRef
 
-#: Action.Submit data carries this key, so okrbot knows its own cards' submissions.
+#: An okrbot card's action data carries this key, so okrbot knows its own cards' submissions.
 SUBMIT_KEY = "okrbot"
 FORM_ACTION = "checkin"
 COMMAND_ACTION = "command"
+#: A button's data carries this (true) when its answer takes the place of the card it is on.
+REPLACES_KEY = "replaces"
+#: The invoke Teams sends for an Action.Execute (Universal Actions).
+EXECUTE_INVOKE = "adaptiveCard/action"
 
 _AT = re.compile(r"<at>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _TAG = re.compile(r"<[^<>]{0,200}>")
@@ -168,21 +172,40 @@ def to_command(
 
 @dataclass(frozen=True)
 class Submission:
-    """What an Action.Submit of one of okrbot's cards carried."""
+    """What a click on one of okrbot's cards carried (an Action.Submit or an Action.Execute)."""
 
     action: str  # "checkin" (the form) or "command" (a button)
     values: dict[str, str]
     command: str = ""
+    replaces: bool = False  # the answer takes the place of the card
 
 
 def submission(activity: Mapping[str, Any]) -> Submission | None:
-    """The card submission a message activity carries in ``value``, or None for a typed message."""
-    value = activity.get("value")
+    """The Action.Submit a message activity carries in ``value``, or None for a typed message."""
+    return _submitted(activity.get("value"))
+
+
+def execution(activity: Mapping[str, Any]) -> Submission | None:
+    """What an ``adaptiveCard/action`` invoke (an Action.Execute) asks for, or None if it is none.
+
+    The action's ``data`` (the card's inputs merged in by Teams) holds the same keys as the
+    Action.Submit fallback's value, okrbot's own key naming the action as the ``verb`` does too:
+    both paths read alike, and an action that is not okrbot's is not taken for one."""
+    if activity.get("type") != "invoke" or activity.get("name") != EXECUTE_INVOKE:
+        return None
+    action = _get(activity, "value", "action")
+    if not isinstance(action, Mapping) or action.get("type") != "Action.Execute":
+        return None
+    return _submitted(action.get("data"))
+
+
+def _submitted(value: Any) -> Submission | None:
     if not isinstance(value, Mapping) or SUBMIT_KEY not in value:
         return None
     action = str(value.get(SUBMIT_KEY) or "")
     if action == COMMAND_ACTION:
-        return Submission(COMMAND_ACTION, {}, str(value.get("command") or "")[:500])
+        command = str(value.get("command") or "")[:500]
+        return Submission(COMMAND_ACTION, {}, command, replaces=value.get(REPLACES_KEY) is True)
     values = {
         str(k): "" if v is None else str(v)
         for k, v in value.items()

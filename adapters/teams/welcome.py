@@ -2,22 +2,26 @@
 
 Teams tells a bot it was installed twice over: a ``conversationUpdate`` with the bot among
 ``membersAdded`` and an ``installationUpdate`` with ``action: add``, in either order (and some
-clients send only one). :class:`Welcomes` answers whichever comes first and lets the other pass,
-so a person is greeted once.
+clients send only one), and may send them again later (a client that reconnects, a retry).
+:class:`Welcomes` keeps which conversations were greeted in the store, claimed with one insert, so
+a conversation is greeted once however many signals arrive, on however many servers; removing
+okrbot forgets it, so installing it again says hello again.
 """
 
 from __future__ import annotations
 
-import time
-from collections import OrderedDict
+import datetime as dt
+import json
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.teams.translate import channel_key, conversation_kind
+from adapters.teams.translate import channel_key, conversation_kind, tenant_id
 from bot.messages import Actions, Button, Context, Fields, Header, Message, Text
+from store.db import Database
+from store.references import claim_reference, forget_reference
 
-WINDOW = 600.0  # seconds within which a second install signal for one conversation is the same install
-REMEMBER_MAX = 10_000
+#: The conversation_ref kind of a greeted conversation (its key: the conversation id).
+KIND = "welcomed"
 
 
 def is_install(activity: Mapping[str, Any]) -> bool:
@@ -30,6 +34,12 @@ def is_install(activity: Mapping[str, Any]) -> bool:
         added = activity.get("membersAdded") or ()
         return bool(bot_id) and any(isinstance(m, Mapping) and m.get("id") == bot_id for m in added)
     return False
+
+
+def is_uninstall(activity: Mapping[str, Any]) -> bool:
+    """Whether this activity says okrbot was removed from the conversation."""
+    kind, action = activity.get("type"), str(activity.get("action") or "").lower()
+    return kind == "installationUpdate" and action == "remove"
 
 
 def welcome_message(activity: Mapping[str, Any]) -> Message:
@@ -67,22 +77,31 @@ def welcome_message(activity: Mapping[str, Any]) -> Message:
 
 
 class Welcomes:
-    """Which conversations were greeted lately, so two install signals make one welcome."""
+    """Which conversations okrbot has greeted, as rows of the store, so each is greeted once."""
 
-    def __init__(self) -> None:
-        self._greeted: OrderedDict[str, float] = OrderedDict()
+    def __init__(self, db: Database, *, timezone: str = "UTC") -> None:
+        self.db = db
+        self.timezone = timezone
 
-    def first(self, activity: Mapping[str, Any]) -> bool:
-        """True once per conversation per :data:`WINDOW`; records the greeting."""
-        conversation = channel_key(str((activity.get("conversation") or {}).get("id") or ""))
-        if not conversation:
+    async def first(self, activity: Mapping[str, Any]) -> bool:
+        """True for the first install signal of a conversation (recorded as it answers)."""
+        where = _where(activity)
+        if where is None:
             return False
-        now = time.monotonic()
-        seen = self._greeted.get(conversation)
-        if seen is not None and now - seen < WINDOW:
-            return False
-        self._greeted[conversation] = now
-        self._greeted.move_to_end(conversation)
-        while len(self._greeted) > REMEMBER_MAX:
-            self._greeted.popitem(last=False)
-        return True
+        data = json.dumps({"welcomedAt": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")})
+        return await claim_reference(
+            self.db, platform="teams", tenant=where[0], kind=KIND, key=where[1], data=data, timezone=self.timezone
+        )
+
+    async def forget(self, activity: Mapping[str, Any]) -> None:
+        """The conversation is to be greeted again: okrbot was removed, or the hello did not go."""
+        where = _where(activity)
+        if where is not None:
+            await forget_reference(self.db, platform="teams", tenant=where[0], kind=KIND, key=where[1])
+
+
+def _where(activity: Mapping[str, Any]) -> tuple[str, str] | None:
+    """The tenant and the conversation (without a thread's suffix), or None when either is missing."""
+    tenant = tenant_id(activity)
+    conversation = channel_key(str((activity.get("conversation") or {}).get("id") or ""))
+    return (tenant, conversation) if tenant and conversation else None

@@ -2,19 +2,23 @@
 
 Activities posted to okrbot carry ``serviceUrl = fake.service_url``; the real botbuilder
 ConnectorClient then sends its replies, card updates, 1:1 conversation creations and roster
-look-ups here. Every call is recorded; an operation can be told to answer 429 with
-``Retry-After`` or 500 a number of times.
+look-ups here. Every call is recorded (and every card it carries handed to the platform
+validators, tests/platform_checks.py); an operation can be told to answer 429 with
+``Retry-After`` or 500 a number of times. :func:`press` plays the other end: what a Teams client
+sends when a person presses a button on a card okrbot sent.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 from aiohttp.test_utils import TestServer
+from platform_checks import cards_of, record_card
 
 
 @dataclass
@@ -24,6 +28,7 @@ class Call:
     activity_id: str = ""
     body: dict[str, Any] = field(default_factory=dict)
     authorization: str = ""
+    created: str = ""  # the id the fake gave a new message (what Teams would call its activity id)
 
 
 @dataclass
@@ -106,6 +111,8 @@ class FakeConnector:
             request.headers.get("Authorization", ""),
         )
         self.calls.append(call)
+        for card in cards_of(body):
+            record_card(card)
         pending = self.failures.get(op) or []
         if pending:
             failure = pending[0]
@@ -118,12 +125,17 @@ class FakeConnector:
         return call, None
 
     async def _send(self, request: web.Request) -> web.Response:
-        _, failed = await self._record(request, "send")
-        return failed or web.json_response({"id": f"act-{next(self._ids)}"}, status=201)
+        return await self._new_message(request, "send")
 
     async def _reply(self, request: web.Request) -> web.Response:
-        _, failed = await self._record(request, "reply")
-        return failed or web.json_response({"id": f"act-{next(self._ids)}"}, status=201)
+        return await self._new_message(request, "reply")
+
+    async def _new_message(self, request: web.Request, op: str) -> web.Response:
+        call, failed = await self._record(request, op)
+        if failed:
+            return failed
+        call.created = f"act-{next(self._ids)}"
+        return web.json_response({"id": call.created}, status=201)
 
     async def _update(self, request: web.Request) -> web.Response:
         call, failed = await self._record(request, "update")
@@ -192,3 +204,58 @@ def card_text(body: dict[str, Any]) -> str:
         out.append(str(body["text"]))
     walk(body.get("attachments") or [])
     return "\n".join(out)
+
+
+# --- the Teams client's side ---------------------------------------------------------------------
+
+
+def _nodes(node: Any) -> Iterator[dict[str, Any]]:
+    if isinstance(node, dict):
+        yield node
+        for key, value in node.items():
+            if key != "fallback":  # a fallback is the same button again, for older clients
+                yield from _nodes(value)
+    elif isinstance(node, list):
+        for item in node:
+            yield from _nodes(item)
+
+
+def card_of(body: dict[str, Any]) -> dict[str, Any]:
+    """The (first) Adaptive Card an activity or an invoke's answer carries."""
+    (card, *_) = cards_of(body)
+    return card
+
+
+def press(
+    card: dict[str, Any], title: str, typed: Mapping[str, str] | None = None, *, universal: bool = True
+) -> dict[str, Any]:
+    """The ``value`` a Teams client sends when a person presses the button ``title`` on ``card``.
+
+    With Universal Actions (``universal``), the Action.Execute's as an ``adaptiveCard/action``
+    invoke carries it (``action``: type, verb, data); without, its Action.Submit fallback's as a
+    message. Either way the card's inputs are merged into the data, ``typed`` over their initial
+    values, unless the action's ``associatedInputs`` is "none"; a required input left empty
+    stops the press, as the client's own validation does."""
+    found = [n for n in _nodes(card) if str(n.get("type", "")).startswith("Action.") and n.get("title") == title]
+    assert len(found) == 1, f"{len(found)} buttons called {title!r} on the card"
+    action = found[0] if universal else found[0].get("fallback", found[0])
+    assert action["type"] == ("Action.Execute" if universal else "Action.Submit"), action
+    data = dict(action.get("data") or {})
+    if action.get("associatedInputs") != "none":
+        data |= _inputs(card, typed or {})
+    if not universal:
+        return data
+    return {"action": {"type": "Action.Execute", "verb": action.get("verb"), "data": data}, "trigger": "manual"}
+
+
+def _inputs(card: dict[str, Any], typed: Mapping[str, str]) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for node in _nodes(card.get("body") or []):
+        if not str(node.get("type", "")).startswith("Input.") or "id" not in node:
+            continue
+        value = typed.get(node["id"], "" if node.get("value") is None else str(node["value"]))
+        if not value and node.get("isRequired"):
+            raise ValueError(f"{node.get('label') or node['id']} is required: the client would not send this")
+        if value:
+            values[node["id"]] = value
+    return values
