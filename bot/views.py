@@ -95,7 +95,7 @@ def kr_progress(kr: KeyResult) -> float:
 
 def kr_line(kr: KeyResult, owner: Spans) -> Progress:
     return Progress(
-        label=spans(f"{kr_ref(kr)} ", UserText(kr.title), " · ", owner),
+        label=spans(f"{kr_ref(kr)} ", UserText(kr.title), " · " if owner else None, owner),
         fraction=kr_progress(kr),
         detail=kr_detail(kr),
         confidence=kr.confidence,

@@ -10,7 +10,7 @@ from conftest import snapshot
 
 from bot.commands.checkin import prompt_message
 from bot.messages import Actions
-from store.models import row_id
+from store.models import KeyResult, Member, row_id
 from store.repo import workspace_by_external
 from store.rhythm import owners
 
@@ -139,3 +139,13 @@ async def test_the_prompt_carries_no_change_for_its_key_results(ok, db):
 )
 async def test_a_mistyped_command_suggests_the_nearest(refused, typed, sentence):
     assert (await refused("alice", typed)).text.startswith(sentence)
+
+
+def test_a_prompt_with_many_key_results_says_no_change_alone() -> None:
+    member = Member(id=1, workspace_id=1, external_id="U1", display_name="Ada")
+    krs = [
+        KeyResult(id=n, workspace_id=1, number=n, objective_id=1, title=f"KR {n}", owner_id=1, target=10)
+        for n in range(100, 160)
+    ]
+    (button,) = next(b for b in prompt_message(member, krs).blocks if isinstance(b, Actions)).buttons
+    assert (button.command, button.replaces) == ("no change", True)

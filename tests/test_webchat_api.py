@@ -10,13 +10,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from test_deploy_serve import PLATFORM_VARIABLES
 
-from adapters.server import build_app, outbounds
+from adapters.server import DB_KEY, build_app, outbounds
 from adapters.settings import Settings
 from adapters.webchat.hub import Hub
 from adapters.webchat.mount import OUTBOUND_KEY
 from adapters.webchat.render import to_json
 from bot.command import WorkspaceRef
-from bot.messages import Message, Text, UserText
+from bot.messages import Actions, Button, Message, Text, UserText
+from scheduler.ops import send
 from store.migrate import upgrade_async
 
 ACME = WorkspaceRef("local", "acme", "acme")
@@ -127,6 +128,41 @@ async def test_pushes_reach_the_right_pages_live(client):
     assert seen["kind"] == "reply" and seen["from"] == "alice" and seen["client"] == "page-1"
     alice.close()
     bob.close()
+
+
+async def test_a_pushed_prompt_carries_no_change_which_answers_in_its_place(client):
+    await command(client, "team add web Web")
+    await command(client, 'objective add "Ship it" --team web')
+    await command(client, 'kr add O-1 "Pages served" --target 100')
+    await command(client, 'kr add O-1 "Pages fixed" --target 10')
+    alice = await client.get("/api/webchat/events", params={"workspace": "acme", "user": "alice"})
+    await asyncio.sleep(0.1)  # the stream is listening
+
+    queued, _stats, _pending = await send(client.app[DB_KEY], outbounds(Settings(), None, client.app), "prompts",
+                                          team="web", workspace="acme")  # type: ignore[arg-type]  # fmt: skip
+    assert queued == 1
+    prompt = await next_event(alice)
+    assert (prompt["pane"], prompt["kind"]) == ("direct", "push")
+    kinds = [block["type"] for block in prompt["message"]["blocks"]]
+    assert kinds.index("actions") == kinds.index("form") + 1  # beside the form's Check in
+    [actions] = [block for block in prompt["message"]["blocks"] if block["type"] == "actions"]
+    assert actions["buttons"] == [
+        {"label": "No change", "command": "no change KR-1 KR-2", "style": "default", "replaces": True}
+    ]
+
+    # what the page sends when it is clicked, from the direct-message pane
+    first = (await (await command(client, "no change KR-1 KR-2", pane="direct")).json())["message"]
+    assert not first["error"] and first["text"].startswith("No change ✓ recorded for KR-1, KR-2 on ")
+    again = (await (await command(client, "no change KR-1 KR-2", pane="direct")).json())["message"]
+    assert not again["error"] and again["text"].startswith("Nothing more recorded: KR-1, KR-2 already checked in")
+    shown = (await (await command(client, "show KR-1")).json())["message"]
+    assert shown["text"].count("no change") == 1
+    alice.close()
+
+
+def test_other_buttons_run_below_their_message():
+    message = Message.of(Actions((Button("Check in", "checkin KR-7"),)))
+    assert to_json(message)["blocks"][0]["buttons"][0]["replaces"] is False
 
 
 async def test_a_page_that_reconnects_gets_what_it_missed():

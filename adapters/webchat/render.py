@@ -14,6 +14,7 @@ from typing import Any
 from bot.messages import (
     Actions,
     Block,
+    Button,
     Context,
     Divider,
     Fields,
@@ -88,12 +89,14 @@ def _(block: Divider) -> Json:
     return {"type": "divider"}
 
 
+def _button(button: Button) -> Json:
+    """``replaces``: the page draws the button's reply where its message was (a prompt answered)."""
+    return {"label": button.label, "command": button.command, "style": button.style, "replaces": button.replaces}
+
+
 @block_json.register
 def _(block: Actions) -> Json:
-    return {
-        "type": "actions",
-        "buttons": [{"label": b.label, "command": b.command, "style": b.style} for b in block.buttons],
-    }
+    return {"type": "actions", "buttons": [_button(b) for b in block.buttons]}
 
 
 def _field(field: FormField) -> Json:

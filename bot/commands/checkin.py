@@ -36,6 +36,7 @@ CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 UNDO_WINDOW = dt.timedelta(hours=24)
 NO_CHANGE = "no change"  # the note of a check-in that keeps the value and confidence
 _REF = re.compile(r"KR-(\d{1,9})", re.IGNORECASE)
+_REFS_IN_A_BUTTON = 300  # characters: every surface carries a button's command whole up to there
 
 
 @dataclass(frozen=True)
@@ -136,6 +137,8 @@ HOW = "Answer with the buttons (No change if nothing moved), or type checkin KR-
 def no_change_button(krs: list[KeyResult]) -> Actions:
     """One click that records every key result of a prompt as it stands, in the prompt's place."""
     refs = " ".join(kr_ref(kr) for kr in krs)
+    if len(refs) > _REFS_IN_A_BUTTON:  # a prompt holds all of one's key results: "no change" alone says the same
+        return Actions((Button("No change", NO_CHANGE, replaces=True),))
     return Actions((Button("No change", f"{NO_CHANGE} {refs}", replaces=True),))
 
 

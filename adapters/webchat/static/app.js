@@ -69,24 +69,47 @@
   function reply(pane, message, note) {
     const visible = pane === "channel" && message.visibility === "private" ? "only visible to you" : "";
     const body = entry(pane, "okrbot", { bot: true, note: note || visible });
-    const card = el("div", message.error ? "card error" : "card");
-    for (const block of message.blocks) {
-      const node = render(block, pane);
-      if (node) card.append(node);
-    }
-    body.append(card);
+    body.append(card(message, pane, body));
   }
 
-  function render(block, pane) {
+  // The blocks of one reply. `host` is the message they sit in: a prompt's No change button or
+  // its form, once answered, redraws that message instead of adding one below it. Buttons that
+  // follow a form join its Check in button, so a prompt reads as one choice; and a message that
+  // holds the form needs no Check in on each key result's line.
+  function card(message, pane, host) {
+    const where = { pane, host, lineButtons: !message.blocks.some((b) => b.type === "form") };
+    const node = el("div", message.error ? "card error" : "card");
+    for (const block of message.blocks) {
+      const last = node.lastElementChild;
+      if (block.type === "actions" && last && last.matches("form.b-form")) {
+        besideSubmit(last, block, where);
+        continue;
+      }
+      const child = render(block, where);
+      if (child) node.append(child);
+    }
+    return node;
+  }
+
+  // A message answered where it stands: its card becomes the answer's, and it says so.
+  function answerInPlace({ pane, host }, message) {
+    host.querySelector(":scope > .card").replaceWith(card(message, pane, host));
+    host.parentElement.classList.add("answered");
+    const meta = host.querySelector(".msg-meta");
+    const note = meta.querySelector(".msg-answered") || meta.appendChild(el("span", "msg-note msg-answered"));
+    note.textContent = `· answered ${time()}`;
+  }
+
+  function render(block, where) {
     switch (block.type) {
       case "header": return spans(el("h3", "b-header"), block.text);
       case "text": return spans(el("p", block.strong ? "b-text strong" : "b-text"), block.text);
       case "context": return spans(el("p", "b-context"), block.text);
       case "divider": return el("hr", "b-divider");
       case "fields": return fields(block);
-      case "progress": return progress(block, pane);
-      case "actions": return actions(block, pane);
-      case "form": return form(block, pane);
+      case "progress": return progress(block, where);
+      case "actions": return actions(block, where);
+      case "form": return form(block, where);
       case "image": return image(block);
       case "file": return file(block);
       default: return null;
@@ -101,7 +124,7 @@
     return list;
   }
 
-  function progress(block, pane) {
+  function progress(block, { pane, lineButtons }) {
     const row = el("div", "b-progress");
     row.append(spans(el("div", "kr-label"), block.label));
     const line = el("div", "kr-line");
@@ -120,7 +143,7 @@
       conf.title = { red: "off track", yellow: "at risk", green: "on track" }[block.colour] || "confidence";
       line.append(conf);
     }
-    if (block.ref) {
+    if (block.ref && lineButtons) {
       const button = el("button", "small", "Check in");
       button.type = "button";
       button.addEventListener("click", () => run(pane, "checkin", { only: block.ref, shown: `checkin ${block.ref}` }));
@@ -130,16 +153,34 @@
     return row;
   }
 
-  function actions(block, pane) {
+  function actions(block, where) {
     const row = el("div", "b-actions");
-    for (const b of block.buttons) {
-      const button = el("button", b.style, b.label);
-      button.type = "button";
-      button.title = b.command;
-      button.addEventListener("click", () => run(pane, b.command));
-      row.append(button);
-    }
+    for (const b of block.buttons) row.append(button(b, where));
     return row;
+  }
+
+  function button(b, where) {
+    const node = el("button", b.style, b.label);
+    node.type = "button";
+    node.title = b.command;
+    node.addEventListener("click", () => (b.replaces ? runInPlace(where, b.command) : run(where.pane, b.command)));
+    return node;
+  }
+
+  // A button that answers its message (No change): nothing is echoed, the reply takes the
+  // message's place. An error goes below instead, leaving the message there to answer again.
+  async function runInPlace(where, text) {
+    busy(where.host, true);
+    const answer = await post("/api/webchat/command", { pane: where.pane, text });
+    busy(where.host, false);
+    if (!answer) return;
+    if (answer.message.error) reply(where.pane, answer.message);
+    else answerInPlace(where, answer.message);
+  }
+
+  // While an answer is on its way, the message's buttons wait: a second click would send it twice.
+  function busy(host, on) {
+    for (const control of host.querySelectorAll(".card button")) control.disabled = on;
   }
 
   function image(block) {
@@ -163,7 +204,7 @@
     return box;
   }
 
-  function form(block, pane) {
+  function form(block, where) {
     const node = el("form", "b-form");
     node.noValidate = true;
     node.append(el("div", "form-title", block.title));
@@ -195,37 +236,59 @@
       }
       node.append(set);
     }
+    const row = el("div", "form-buttons");
     const submit = el("button", "primary", block.submit);
     submit.type = "submit";
-    node.append(submit);
+    row.append(submit);
+    node.append(row);
     node.addEventListener("submit", (event) => {
       event.preventDefault();
-      submitForm(node, block.action, pane);
+      if (node.classList.contains("folded")) unfold(node);
+      else submitForm(node, block.action, where);
     });
     return node;
   }
 
-  async function submitForm(node, action, pane) {
+  // A form with other answers beside it (a prompt's No change) starts folded to its buttons:
+  // Check in opens the fields, and a second Check in sends them. Its message already says what
+  // it is, so the form shows no title of its own.
+  function besideSubmit(node, block, where) {
+    const row = node.querySelector(".form-buttons");
+    for (const b of block.buttons) row.append(button(b, where));
+    node.classList.add("folded", "beside");
+    row.querySelector('button[type="submit"]').setAttribute("aria-expanded", "false");
+  }
+
+  function unfold(node) {
+    node.classList.remove("folded");
+    node.querySelector('button[type="submit"]').setAttribute("aria-expanded", "true");
+    const first = node.querySelector("input, select");
+    if (first) first.focus();
+  }
+
+  // Saved: the reply (the new values) takes the form's message's place. Wrong values: the form
+  // stays, with a sentence next to each wrong field.
+  async function submitForm(node, action, where) {
     const values = {};
     for (const input of node.querySelectorAll("input, select")) values[input.name] = input.value;
-    const answer = await post("/api/webchat/form", { action, values, pane });
+    busy(where.host, true);
+    const answer = await post("/api/webchat/form", { action, values, pane: where.pane });
+    busy(where.host, false);
     if (!answer) return;
-    const errors = answer.errors || {};
+    if (showErrors(node, answer.errors || {})) return;
+    if (answer.message.error) reply(where.pane, answer.message);
+    else answerInPlace(where, answer.message);
+  }
+
+  function showErrors(node, errors) {
     for (const span of node.querySelectorAll(".field-error")) {
       const sentence = errors[span.dataset.field] || "";
       span.textContent = sentence;
       span.parentElement.classList.toggle("invalid", Boolean(sentence));
     }
-    if (Object.keys(errors).length) {
-      const first = node.querySelector(".invalid input, .invalid select");
-      if (first) first.focus();
-      return;
-    }
-    if (!answer.message.error) {
-      for (const control of node.querySelectorAll("input, select, button")) control.disabled = true;
-      node.classList.add("done");
-    }
-    reply(pane, answer.message);
+    const first = node.querySelector(".invalid input, .invalid select");
+    if (first) first.focus();
+    return Object.keys(errors).length > 0;
   }
 
   // ----- talking to the server -----------------------------------------------------------
