@@ -29,6 +29,7 @@ SECTIONS = (
     ("bench.core", "check-in write throughput and reads through Bot.handle"),
     ("bench.digest", "digest"),
     ("bench.fanout", "scheduler fan-out"),
+    ("bench.clicks", "Slack: a weekly prompt's Check in and No change, 50 people clicking at once"),
 )
 
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import and_, bindparam, case, insert, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -442,6 +442,17 @@ class Repo:
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
         return True
+
+    async def last_check_in_times(self, key_result_ids: Sequence[int]) -> dict[int, dt.datetime]:
+        """When each of these key results was last checked in (those never checked in are absent)."""
+        if not key_result_ids:
+            return {}
+        query = (
+            select(CheckIn.key_result_id, func.max(CheckIn.created_at))
+            .where(CheckIn.workspace_id == self.workspace_id, col(CheckIn.key_result_id).in_(key_result_ids))
+            .group_by(col(CheckIn.key_result_id))
+        )
+        return {kr_id: at for kr_id, at in (await self.session.exec(query)).all()}
 
     async def last_check_in_by(self, member_id: int) -> tuple[CheckIn, KeyResult] | None:
         """The member's latest check-in in this workspace, with its key result."""

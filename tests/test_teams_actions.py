@@ -141,7 +141,7 @@ async def test_the_prompt_is_one_card_of_version_1_5_with_universal_actions_and_
     }
     assert execute["No change"]["associatedInputs"] == "none"  # an empty input never stops it
     text = card_text(sent.body)
-    assert "Weekly check-in" in text and all(f"KR-{n}" in text for n in (1, 2, 3))
+    assert text.count("Weekly check-in") == 1 and all(f"KR-{n}" in text for n in (1, 2, 3))  # the header, once
     assert card_inputs(sent) == {f"KR-{n}.{f}" for n in (1, 2, 3) for f in ("value", "confidence", "note")}
     assert buttons(sent) == []  # no separate "Check in" per progress line: the form asks for each
 

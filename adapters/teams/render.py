@@ -36,6 +36,7 @@ from bot.messages import (
     Progress,
     Text,
     bar,
+    plain,
 )
 
 CARD_VERSION = "1.4"
@@ -247,7 +248,9 @@ def _form_cards(message: Message) -> list[dict[str, Any]] | None:
     groups = [group_container(group, entities) for group in form.groups]
     tail = _form_tail(form, after, entities)
     asked = {group.ref for group in form.groups}
-    whole = card([*_elements(unasked(before, asked), entities), *head(form), *groups, *tail], entities)
+    titled = any(isinstance(b, Header) and plain(b.text) == form.title for b in before)
+    heading = [] if titled else head(form)  # the prompt's header says it already: not twice
+    whole = card([*_elements(unasked(before, asked), entities), *heading, *groups, *tail], entities)
     if utf16(whole) <= FORM_CARD_UTF16_MAX:
         cards = [whole]
     else:

@@ -30,7 +30,7 @@ from bot.messages import (
 from bot.permissions import require_key_result
 from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, CONFIDENCE_START, number, week_start
 from bot.views import confidence_text, kr_line, kr_ref, mention
-from store.models import KeyResult, Member, row_id
+from store.models import Cycle, KeyResult, Member, Objective, row_id
 
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 UNDO_WINDOW = dt.timedelta(hours=24)
@@ -65,11 +65,20 @@ def resolve(move: Move | float, kr: KeyResult) -> float:
 
 
 async def record(
-    ctx: Ctx, number: int, *, value: Move | float, confidence: int | None, note: str, source: str
+    ctx: Ctx,
+    number: int,
+    *,
+    value: Move | float,
+    confidence: int | None,
+    note: str,
+    source: str,
+    read: tuple[KeyResult, Objective, Cycle] | None = None,
 ) -> Recorded:
-    """Append to KR-``number``'s history and move it, in the caller's one transaction."""
+    """Append to KR-``number``'s history and move it, in the caller's one transaction (``read``:
+    the key result with its objective and cycle, when the caller has just read them)."""
     for again in (False, True):
-        kr, objective, cycle = await ctx.key_result_in_cycle(number, again=again)
+        kr, objective, cycle = read or await ctx.key_result_in_cycle(number, again=again)
+        read = None
         await require_key_result(ctx, kr, objective, "check in on")
         if kr.archived:
             raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
@@ -243,16 +252,17 @@ async def no_change(ctx: Ctx, krs: str = "") -> Message:
     if not numbers:
         return Message.of(Text(("You own no active key results; `list all` shows everyone's.",)))
     since = week_start(ctx.now, ctx.actor.timezone or ctx.workspace.timezone or "UTC")
+    found = [await ctx.key_result_in_cycle(n) for n in numbers]
+    latest = await ctx.repo.last_check_in_times([row_id(kr) for kr, _, _ in found])
     done: list[KeyResult] = []
     skipped: list[KeyResult] = []
-    for n in numbers:
-        kr = await ctx.key_result(n)
-        latest = await ctx.repo.check_ins(row_id(kr), limit=1)
-        if latest and _aware(latest[0].created_at) >= since:
+    source = f"{ctx.command.source}:prompt"[:16]
+    for kr, objective, cycle in found:
+        if (at := latest.get(row_id(kr))) is not None and _aware(at) >= since:
             skipped.append(kr)
             continue
-        source = f"{ctx.command.source}:prompt"[:16]
-        recorded = await record(ctx, n, value=kr.current, confidence=None, note=NO_CHANGE, source=source)
+        recorded = await record(ctx, kr.number, value=kr.current, confidence=None, note=NO_CHANGE, source=source,
+                                read=(kr, objective, cycle))  # fmt: skip
         done.append(recorded.kr)
     return _no_change_reply(ctx, done, skipped)
 

@@ -30,6 +30,7 @@ class Call:
     token: str = ""
     #: What the fake answered (``ts`` of a posted message, for one): filled once answered.
     answer: dict[str, Any] = field(default_factory=dict)
+    at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks time clicks by it)
 
 
 @dataclass
