@@ -27,8 +27,9 @@ from store.repo import LOCKS_LATE, NeedsTransaction, Repo, Revisions, Seen, ensu
 log = logging.getLogger(__name__)
 
 WRITE_ATTEMPTS = 3
-#: Reads whose whole reply is kept until the workspace's next write (bot/cache.py).
-KEPT_REPLIES = frozenset({"list", "show"})
+#: Reads whose whole reply is kept until the workspace's next write (bot/cache.py): ``checkin``
+#: alone is the form of my key results, asked for by every Check in button of a prompt.
+KEPT_REPLIES = frozenset({"list", "show", "checkin"})
 REPLIES = 256  # replies kept, over every workspace (each with its Slack and Teams drawings)
 PEOPLE = 4096  # who asked (store.repo.Seen), kept under the revision they were read at
 #: Commands that may read much (every team, every check-in): their reads run as long reads.

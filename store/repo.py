@@ -76,7 +76,8 @@ _MOVE_KEY_RESULT = (
     .values(current=bindparam("current"), confidence=bindparam("new_confidence"), updated_at=bindparam("at"))
 )
 #: PostgreSQL's check-in in one statement (data-modifying CTEs): the workspace row locked, the key
-#: result moved if it is still as it was read (active, at the confidence the reply says it was),
+#: result moved if it is still as it was read (active, at the value and confidence the check-in
+#: remembers as what it replaced, and the reply says it was),
 #: the history row added, the revision raised. No row back: it was not, and nothing was written.
 #: The check-in's time is never before the key result's last change: its clock was read before
 #: the lock, and check-ins must be in time order as they are in write order.
@@ -85,7 +86,7 @@ _CHECKIN_MOVE_TOUCH = text(
     " moved AS (UPDATE key_result SET current = :value, confidence = :confidence,"
     " updated_at = GREATEST(key_result.updated_at, :created_at)"
     " FROM locked WHERE key_result.id = :key_result_id AND key_result.workspace_id = locked.id"
-    " AND NOT key_result.archived AND key_result.confidence = :before"
+    " AND NOT key_result.archived AND key_result.confidence = :before AND key_result.current = :previous_value"
     " RETURNING key_result.id, key_result.updated_at),"
     " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
     " created_at, source, previous_value, previous_confidence)"
@@ -391,6 +392,21 @@ class Repo:
         query = _KEY_RESULT_IN_CYCLE.execution_options(populate_existing=True) if again else _KEY_RESULT_IN_CYCLE
         row = (await self.session.exec(query, params=params)).first()
         return (row[0], row[1], row[2]) if row else None
+
+    async def key_results_in_cycle(self, numbers: Sequence[int]) -> dict[int, tuple[KeyResult, Objective, Cycle]]:
+        """Several key results with their objectives and cycles in one statement, by number."""
+        query = (
+            select(KeyResult, Objective, Cycle)
+            .join(Objective, col(Objective.id) == KeyResult.objective_id)
+            .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+            .where(
+                KeyResult.workspace_id == self.workspace_id,
+                Objective.workspace_id == self.workspace_id,
+                Cycle.workspace_id == self.workspace_id,
+                col(KeyResult.number).in_(list(numbers)),
+            )
+        )
+        return {row[0].number: (row[0], row[1], row[2]) for row in (await self.session.exec(query)).all()}
 
     async def record_checkin(
         self,

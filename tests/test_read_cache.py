@@ -215,3 +215,15 @@ async def test_a_check_in_raises_the_revision_once_and_lands_whole(db: Database,
     assert await state() == (revision + 1, history + 1, 62)
     refused = await chat("alice", "checkin KR-1 70 11")  # confidence out of range: nothing written
     assert refused.is_error and await state() == (revision + 1, history + 1, 62)
+
+
+async def test_the_check_in_form_is_kept_until_a_check_in_changes_it(db: Database, chat: Chat) -> None:
+    """Every Check in button of a prompt asks for the form: the second time, one revision read."""
+    await seed(chat)
+    form = await chat("alice", "checkin")
+    with statements(db) as seen:
+        again = await chat("alice", "checkin")
+    assert again is form and all(PEEK in sql for sql in seen)
+    await ok(chat, "alice", "checkin KR-1 40")
+    moved = await chat("alice", "checkin")
+    assert moved is not form and "[40]" in moved.text and "[40]" not in form.text

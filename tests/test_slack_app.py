@@ -153,6 +153,18 @@ async def test_checkin_modal_round_trip_with_field_errors(slack: SlackClient, fa
     assert "55" in reply_text(reply) and "<!here>" not in reply_text(reply)
 
 
+async def test_web_api_calls_share_one_keep_alive_connection(slack: SlackClient, fake: FakeSlack):
+    """slack_sdk opens a connection per call unless given a session: with slack.com that is a TLS
+    handshake before every views.open."""
+    await setup_okrs(slack)
+    for n in range(1, 4):  # one after another: concurrent calls may each take a connection of the pool
+        response = await slack.click("UALICE", "okr_checkin:KR-1", "KR-1")
+        assert response.status == 200
+        opened = await fake.wait_for("views.open", n)
+    calls = [*fake.of("users.info"), *opened]
+    assert len({call.peer for call in calls}) == 1, [call.peer for call in calls]
+
+
 async def test_checkin_button_opens_the_modal_for_that_kr(slack: SlackClient, fake: FakeSlack):
     await setup_okrs(slack)
     await slack.slash("UALICE", 'kr add O-1 "Second" --target 5')

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
@@ -18,6 +19,8 @@ from adapters.slack.outbound import SlackOutbound, TokenFor, web_client
 from bot.command import WorkspaceRef
 from bot.core import Bot
 
+#: Seconds a Web API call may take (slack_sdk's own default is 30).
+WEB_API_TIMEOUT = 30.0
 log = logging.getLogger(__name__)
 ADAPTER_KEY = web.AppKey("slack_adapter", SlackAdapter)
 OUTBOUND_KEY = web.AppKey("slack_outbound", SlackOutbound)
@@ -99,7 +102,7 @@ def mount(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
     app[OUTBOUND_KEY] = outbound
     if slack.app_token is not None:
         _socket_mode(app, adapter, slack.app_token.get_secret_value())
-    _finish_on_cleanup(app, adapter)  # after the socket closes: no new work, then the replies in flight
+    _finish_on_cleanup(app, adapter, outbound)  # after the socket closes: no new work, then the replies in flight
     if slack.signing_secret is None:  # so SLACK_APP_TOKEN is set
         return "slack: on through Socket Mode (SLACK_APP_TOKEN); no HTTP route"
 
@@ -115,8 +118,8 @@ def _mount_oauth(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
     store = InstallationStore(bot.db)
     adapter = SlackAdapter(bot, build_oauth_bolt(slack, store), seen=SeenEvents(bot.db), installations=store)
     app[ADAPTER_KEY] = adapter
-    app[OUTBOUND_KEY] = SlackOutbound(slack.api_url, store.token_for)
-    _finish_on_cleanup(app, adapter)
+    app[OUTBOUND_KEY] = outbound = SlackOutbound(slack.api_url, store.token_for)
+    _finish_on_cleanup(app, adapter, outbound)
     flow = adapter.app.oauth_flow
     assert flow is not None
 
@@ -170,13 +173,24 @@ def _one_token(token: str) -> TokenFor:
     return token_for
 
 
-def _finish_on_cleanup(app: web.Application, adapter: SlackAdapter) -> None:
-    """Replies already acknowledged get to finish before the database closes: aiohttp runs
-    on_cleanup after the requests in flight are answered, the surfaces' before server.py's own."""
+def _finish_on_cleanup(app: web.Application, adapter: SlackAdapter, outbound: SlackOutbound) -> None:
+    """Every Web API call over one keep-alive session, opened at start-up: without one, slack_sdk
+    opens a connection (for slack.com, a TLS handshake too) for every call, each views.open of a
+    Check in included. Replies already acknowledged get to finish before the session and the
+    database close: aiohttp runs on_cleanup after the requests in flight are answered, in order,
+    the surfaces' before server.py's own."""
+    session: list[aiohttp.ClientSession] = []
+
+    async def open_session(_app: web.Application) -> None:
+        session.append(aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=WEB_API_TIMEOUT)))
+        adapter.app.client.session = outbound.session = session[0]  # Bolt's per-request clients share it
 
     async def finish(_app: web.Application) -> None:
         await adapter.close()
+        for one in session:
+            await one.close()
 
+    app.on_startup.append(open_session)
     app.on_cleanup.append(finish)
 
 

@@ -36,9 +36,10 @@ def retry_handlers() -> list[Any]:
     return [AsyncConnectionErrorRetryHandler(max_retry_count=2), AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
 
 
-def web_client(api_url: str, token: str | None = None) -> AsyncWebClient:
+def web_client(api_url: str, token: str | None = None, session: aiohttp.ClientSession | None = None) -> AsyncWebClient:
+    """A Web API client; with ``session``, its calls reuse that session's connections."""
     base = api_url if api_url.endswith("/") else api_url + "/"
-    return AsyncWebClient(token=token, base_url=base, retry_handlers=retry_handlers())
+    return AsyncWebClient(token=token, base_url=base, retry_handlers=retry_handlers(), session=session)
 
 
 async def open_dm(client: AsyncWebClient, user_id: str) -> str:
@@ -91,6 +92,9 @@ class SlackOutbound:
         self.api_url = api_url
         self.token_for = token_for
         self._clients: dict[str, AsyncWebClient] = {}
+        #: Set by the server at start-up: the keep-alive session every client here shares
+        #: (``okrbot send`` has none, and each call opens its own connection).
+        self.session: aiohttp.ClientSession | None = None
         # A DM's channel id never changes; conversations.open is Tier 3 (~50 a minute), so a
         # weekly fan-out to thousands opens each DM once per process, not once per message.
         self._dms: dict[tuple[str, str], str] = {}
@@ -101,7 +105,7 @@ class SlackOutbound:
             raise DeliveryError(f"okrbot is not installed in Slack workspace {workspace.external_id}", permanent=True)
         client = self._clients.get(workspace.external_id)
         if client is None or client.token != token:
-            client = self._clients[workspace.external_id] = web_client(self.api_url, token)
+            client = self._clients[workspace.external_id] = web_client(self.api_url, token, self.session)
         return client
 
     async def send_direct(self, workspace: WorkspaceRef, member_id: str, message: Message) -> None:

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass
 
 from bot.context import Ctx, zone
-from bot.errors import UsageError, UserError
+from bot.errors import NotFound, UsageError, UserError
 from bot.grammar import CONFIDENCE, MAX_NOTE, REGISTRY, Arg, Move, Ref, Rest, Value, command
 from bot.messages import (
     Actions,
@@ -252,7 +252,10 @@ async def no_change(ctx: Ctx, krs: str = "") -> Message:
     if not numbers:
         return Message.of(Text(("You own no active key results; `list all` shows everyone's.",)))
     since = week_start(ctx.now, ctx.actor.timezone or ctx.workspace.timezone or "UTC")
-    found = [await ctx.key_result_in_cycle(n) for n in numbers]
+    read = await ctx.repo.key_results_in_cycle(numbers)
+    if missing := [n for n in numbers if n not in read]:
+        raise NotFound(f"There is no key result KR-{missing[0]} in this workspace; `list all` shows them.")
+    found = [read[n] for n in numbers]
     latest = await ctx.repo.last_check_in_times([row_id(kr) for kr, _, _ in found])
     done: list[KeyResult] = []
     skipped: list[KeyResult] = []

@@ -31,6 +31,7 @@ class Call:
     #: What the fake answered (``ts`` of a posted message, for one): filled once answered.
     answer: dict[str, Any] = field(default_factory=dict)
     at: float = field(default_factory=time.perf_counter)  # when it arrived (benchmarks time clicks by it)
+    peer: str = ""  # the client's address and port: one keep-alive connection shows as one peer
 
 
 @dataclass
@@ -150,7 +151,9 @@ class FakeSlack:
         method = request.match_info["method"]
         args = await self._args(request)
         token = request.headers.get("Authorization", "").removeprefix("Bearer ")
-        call = Call(method, args, token)
+        call = Call(
+            method, args, token, peer=str(request.transport.get_extra_info("peername") if request.transport else "")
+        )
         self.calls.append(call)
         record_slack(method, args)  # checked against Slack's Block Kit types at the end of the run
         if method in self.holds:
