@@ -60,7 +60,7 @@ async def test_500s_timeouts_and_429s_lose_nothing_and_show_in_metrics(tmp_path,
     fake.fail("chat.postMessage", "internal_error", status=500, times=5)
     fake.fail("chat.postMessage", status=429, retry_after=1, times=4)
     original = slack_outbound.web_client
-    monkeypatch.setattr(slack_outbound, "web_client", lambda api, token=None: _short(original(api, token)))
+    monkeypatch.setattr(slack_outbound, "web_client", lambda *args: _short(original(*args)))
     db = Database(url)
     try:
         async with db.write() as session:
