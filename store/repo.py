@@ -95,6 +95,24 @@ _CHECKIN_MOVE_TOUCH = text(
     " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
     " RETURNING (SELECT updated_at FROM moved)"
 )
+#: PostgreSQL's "no change" in one statement: under the workspace's lock, each of the key results
+#: that is active and has no check-in since ``:since`` gets a check-in at its own value and
+#: confidence; the revision is raised when any did. The ids recorded come back (no row: none).
+#: Checking and writing under one lock, a second click waiting behind the first records nothing.
+_UNCHANGED_MOVE_TOUCH = text(
+    "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
+    " todo AS (SELECT k.id, k.current, k.confidence FROM key_result k JOIN locked ON k.workspace_id = locked.id"
+    " WHERE k.id = ANY(CAST(:ids AS BIGINT[])) AND NOT k.archived"
+    " AND NOT EXISTS (SELECT 1 FROM check_in c WHERE c.key_result_id = k.id AND c.created_at >= :since)),"
+    " moved AS (UPDATE key_result SET updated_at = GREATEST(key_result.updated_at, :at) FROM todo"
+    " WHERE key_result.id = todo.id RETURNING key_result.id, key_result.updated_at, todo.current, todo.confidence),"
+    " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
+    " created_at, source, previous_value, previous_confidence)"
+    " SELECT :workspace_id, id, :member_id, current, confidence, :note, updated_at, :source, current, confidence"
+    " FROM moved)"
+    " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
+    " RETURNING (SELECT array_agg(id) FROM moved)"
+)
 #: In ``session.info`` of a write that locks the workspace itself, with the statement that writes
 #: (``checkin``, the check-in form): its identity read does not lock, so the lock is held from
 #: that statement on, not from the first.
@@ -494,6 +512,45 @@ class Repo:
         await self.session.delete(checkin)
         await self.session.flush()
 
+    async def record_unchanged(
+        self, krs: Sequence[KeyResult], *, member_id: int, since: dt.datetime, at: dt.datetime, note: str, source: str
+    ) -> set[int]:
+        """A check-in at its own value and confidence for each of ``krs`` with none since ``since``
+        (the ids of those recorded). On PostgreSQL one statement that locks the workspace only
+        while it runs; on SQLite the write lock is held already."""
+        ids = [kr.id for kr in krs if kr.id is not None]
+        if not ids:
+            return set()
+        connection = await self.session.connection()
+        params = {"workspace_id": self.workspace_id, "member_id": member_id, "note": note, "source": source}
+        if connection.dialect.name == "postgresql":
+            row = (
+                await connection.execute(_UNCHANGED_MOVE_TOUCH, {**params, "ids": ids, "since": since, "at": at})
+            ).first()
+            if row is None or not row[0]:
+                return set()
+            self.session.info[_TOUCHED] = True
+            recorded = set(row[0])
+        else:
+            latest = await self.last_check_in_times(ids)
+            recorded = set()
+            for kr in krs:
+                seen = latest.get(kr.id)  # type: ignore[arg-type]
+                if kr.archived or (seen is not None and _aware(seen) >= since):
+                    continue
+                checkin = {**params, "key_result_id": kr.id, "value": kr.current, "confidence": kr.confidence,
+                           "created_at": at, "previous_value": kr.current, "previous_confidence": kr.confidence}  # fmt: skip
+                await self.session.exec(_INSERT_CHECKIN, params=checkin)
+                await self.session.exec(
+                    _MOVE_KEY_RESULT,
+                    params={"kr_id": kr.id, "current": kr.current, "new_confidence": kr.confidence, "at": at},
+                )
+                recorded.add(kr.id)
+        for kr in krs:
+            if kr.id in recorded:
+                set_committed_value(kr, "updated_at", at)
+        return recorded
+
     async def lock(self) -> None:
         """Lock the workspace row until the transaction ends (see :func:`workspace_by_external`);
         :class:`NeedsTransaction` in a write that has none."""
@@ -544,3 +601,8 @@ class Repo:
 
     async def _all(self, query: SelectOfScalar[T]) -> list[T]:
         return list((await self.session.exec(self._scoped(query))).all())
+
+
+def _aware(instant: dt.datetime) -> dt.datetime:
+    """SQLite gives back naive datetimes; okrbot stores UTC."""
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)

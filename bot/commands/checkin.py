@@ -64,6 +64,15 @@ def resolve(move: Move | float, kr: KeyResult) -> float:
     return move.amount
 
 
+async def _may_check_in(ctx: Ctx, kr: KeyResult, objective: Objective, cycle: Cycle) -> None:
+    """One sentence when the person may not check in on ``kr`` now."""
+    await require_key_result(ctx, kr, objective, "check in on")
+    if kr.archived:
+        raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
+    if cycle.closed:
+        raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
+
+
 async def record(
     ctx: Ctx,
     number: int,
@@ -79,13 +88,7 @@ async def record(
     for again in (False, True):
         kr, objective, cycle = read or await ctx.key_result_in_cycle(number, again=again)
         read = None
-        await require_key_result(ctx, kr, objective, "check in on")
-        if kr.archived:
-            raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
-        if cycle.closed:
-            raise UserError(
-                f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead."
-            )
+        await _may_check_in(ctx, kr, objective, cycle)
         before, value_before = kr.confidence, kr.current
         recorded = await ctx.repo.record_checkin(
             kr,
@@ -246,6 +249,8 @@ def _aware(instant: dt.datetime) -> dt.datetime:
     "Check in on your key results (or those named) as they stand: the same value and confidence.",
     Arg("krs", Rest("[KR-n ...]", "list of key results", 400), required=False),
     writes=True,
+    locks_late=True,  # its one write checks and records under the workspace's lock, in one statement,
+    single_write=True,  # and is its last: on PostgreSQL the lock lasts only while it runs
 )
 async def no_change(ctx: Ctx, krs: str = "") -> Message:
     numbers = _refs(krs) or [kr.number for kr in await my_key_results(ctx)]
@@ -255,19 +260,15 @@ async def no_change(ctx: Ctx, krs: str = "") -> Message:
     read = await ctx.repo.key_results_in_cycle(numbers)
     if missing := [n for n in numbers if n not in read]:
         raise NotFound(f"There is no key result KR-{missing[0]} in this workspace; `list all` shows them.")
-    found = [read[n] for n in numbers]
-    latest = await ctx.repo.last_check_in_times([row_id(kr) for kr, _, _ in found])
-    done: list[KeyResult] = []
-    skipped: list[KeyResult] = []
-    source = f"{ctx.command.source}:prompt"[:16]
-    for kr, objective, cycle in found:
-        if (at := latest.get(row_id(kr))) is not None and _aware(at) >= since:
-            skipped.append(kr)
-            continue
-        recorded = await record(ctx, kr.number, value=kr.current, confidence=None, note=NO_CHANGE, source=source,
-                                read=(kr, objective, cycle))  # fmt: skip
-        done.append(recorded.kr)
-    return _no_change_reply(ctx, done, skipped)
+    for kr, objective, cycle in (read[n] for n in numbers):
+        await _may_check_in(ctx, kr, objective, cycle)
+    krs_read = [read[n][0] for n in numbers]
+    recorded = await ctx.repo.record_unchanged(
+        krs_read, member_id=row_id(ctx.actor), since=since, at=ctx.now, note=NO_CHANGE,
+        source=f"{ctx.command.source}:prompt"[:16],
+    )  # fmt: skip
+    done = [kr for kr in krs_read if kr.id in recorded]
+    return _no_change_reply(ctx, done, [kr for kr in krs_read if kr.id not in recorded])
 
 
 def _no_change_reply(ctx: Ctx, done: list[KeyResult], skipped: list[KeyResult]) -> Message:
