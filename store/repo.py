@@ -98,7 +98,8 @@ _CHECKIN_MOVE_TOUCH = text(
 #: PostgreSQL's "no change" in one statement: under the workspace's lock, each of the key results
 #: that is active and has no check-in since ``:since`` gets a check-in at its own value and
 #: confidence; the revision is raised when any did. The ids recorded come back (no row: none).
-#: Checking and writing under one lock, a second click waiting behind the first records nothing.
+#: It runs once the lock is taken (Repo.record_unchanged): a second click that waited behind the
+#: first then sees the first's rows and records nothing.
 _UNCHANGED_MOVE_TOUCH = text(
     "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
     " todo AS (SELECT k.id, k.current, k.confidence FROM key_result k JOIN locked ON k.workspace_id = locked.id"
@@ -516,14 +517,18 @@ class Repo:
         self, krs: Sequence[KeyResult], *, member_id: int, since: dt.datetime, at: dt.datetime, note: str, source: str
     ) -> set[int]:
         """A check-in at its own value and confidence for each of ``krs`` with none since ``since``
-        (the ids of those recorded). On PostgreSQL one statement that locks the workspace only
-        while it runs; on SQLite the write lock is held already."""
+        (the ids of those recorded). On PostgreSQL the workspace is locked, then one statement
+        checks and writes: the lock is held for two round trips and the commit. On SQLite the
+        write lock is held already."""
         ids = [kr.id for kr in krs if kr.id is not None]
         if not ids:
             return set()
         connection = await self.session.connection()
         params = {"workspace_id": self.workspace_id, "member_id": member_id, "note": note, "source": source}
         if connection.dialect.name == "postgresql":
+            # Lock first, then look: a statement sees what was committed when it began, so the look
+            # must begin after the lock is ours (a double click's second waits here for the first).
+            await self.lock()
             row = (
                 await connection.execute(_UNCHANGED_MOVE_TOUCH, {**params, "ids": ids, "since": since, "at": at})
             ).first()

@@ -3,6 +3,7 @@ command when one is mistyped (SQLite and PostgreSQL). Refusals write nothing (:f
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import pytest
@@ -149,3 +150,13 @@ def test_a_prompt_with_many_key_results_says_no_change_alone() -> None:
     ]
     (button,) = next(b for b in prompt_message(member, krs).blocks if isinstance(b, Actions)).buttons
     assert (button.command, button.replaces) == ("no change", True)
+
+
+async def test_two_no_change_clicks_at_once_record_once(ok, chat, db, clock) -> None:
+    """A double click: on PostgreSQL the second waits on the workspace's lock, then finds the first's rows."""
+    await ok("alice", 'kr add O-1 "Second" --target 10')
+    clock.advance(days=7)
+    replies = await asyncio.gather(*(chat("alice", "no change KR-1 KR-2") for _ in range(2)))
+    assert sorted(r.text.split(" ")[0] for r in replies) == ["No", "Nothing"], [r.text for r in replies]
+    rows = (await snapshot(db))["check_in"]
+    assert len(rows) == 2  # one each for KR-1 and KR-2
