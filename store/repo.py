@@ -95,16 +95,20 @@ _CHECKIN_MOVE_TOUCH = text(
     " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
     " RETURNING (SELECT updated_at FROM moved)"
 )
-#: PostgreSQL's "no change" in one statement: under the workspace's lock, each of the key results
-#: that is active and has no check-in since ``:since`` gets a check-in at its own value and
-#: confidence; the revision is raised when any did. The ids recorded come back (no row: none).
-#: It runs once the lock is taken (Repo.record_unchanged): a second click that waited behind the
-#: first then sees the first's rows and records nothing.
+#: PostgreSQL's "no change" in one statement, which takes the workspace's lock itself: each key
+#: result that is active, has no check-in since ``:since`` and is still as it was read (its
+#: ``updated_at``, which every check-in moves) gets a check-in at its own value and confidence,
+#: and the revision is raised when any did; the ids recorded come back (no row: none). The key
+#: results are locked ``FOR UPDATE``: a statement waiting on another's lock checks the rows again
+#: as that one left them (a statement otherwise sees only what was committed when it began), so
+#: a double click's second records nothing.
 _UNCHANGED_MOVE_TOUCH = text(
     "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
     " todo AS (SELECT k.id, k.current, k.confidence FROM key_result k JOIN locked ON k.workspace_id = locked.id"
-    " WHERE k.id = ANY(CAST(:ids AS BIGINT[])) AND NOT k.archived"
-    " AND NOT EXISTS (SELECT 1 FROM check_in c WHERE c.key_result_id = k.id AND c.created_at >= :since)),"
+    " JOIN unnest(CAST(:ids AS BIGINT[]), CAST(:stamps AS TIMESTAMPTZ[])) AS r(id, stamp) ON k.id = r.id"
+    " WHERE k.updated_at = r.stamp AND NOT k.archived"
+    " AND NOT EXISTS (SELECT 1 FROM check_in c WHERE c.key_result_id = k.id AND c.created_at >= :since)"
+    " FOR UPDATE OF k),"
     " moved AS (UPDATE key_result SET updated_at = GREATEST(key_result.updated_at, :at) FROM todo"
     " WHERE key_result.id = todo.id RETURNING key_result.id, key_result.updated_at, todo.current, todo.confidence),"
     " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
@@ -517,21 +521,17 @@ class Repo:
         self, krs: Sequence[KeyResult], *, member_id: int, since: dt.datetime, at: dt.datetime, note: str, source: str
     ) -> set[int]:
         """A check-in at its own value and confidence for each of ``krs`` with none since ``since``
-        (the ids of those recorded). On PostgreSQL the workspace is locked, then one statement
-        checks and writes: the lock is held for two round trips and the commit. On SQLite the
-        write lock is held already."""
+        (the ids of those recorded). On PostgreSQL one statement that locks the workspace only
+        while it runs (:data:`_UNCHANGED_MOVE_TOUCH`); on SQLite the write lock is held already."""
         ids = [kr.id for kr in krs if kr.id is not None]
         if not ids:
             return set()
         connection = await self.session.connection()
         params = {"workspace_id": self.workspace_id, "member_id": member_id, "note": note, "source": source}
         if connection.dialect.name == "postgresql":
-            # Lock first, then look: a statement sees what was committed when it began, so the look
-            # must begin after the lock is ours (a double click's second waits here for the first).
-            await self.lock()
-            row = (
-                await connection.execute(_UNCHANGED_MOVE_TOUCH, {**params, "ids": ids, "since": since, "at": at})
-            ).first()
+            stamps = [kr.updated_at for kr in krs if kr.id is not None]
+            found = {**params, "ids": ids, "stamps": stamps, "since": since, "at": at}
+            row = (await connection.execute(_UNCHANGED_MOVE_TOUCH, found)).first()
             if row is None or not row[0]:
                 return set()
             self.session.info[_TOUCHED] = True

@@ -249,7 +249,8 @@ def _aware(instant: dt.datetime) -> dt.datetime:
     "Check in on your key results (or those named) as they stand: the same value and confidence.",
     Arg("krs", Rest("[KR-n ...]", "list of key results", 400), required=False),
     writes=True,
-    locks_late=True,  # it reads first, then locks the workspace, checks and writes (Repo.record_unchanged)
+    locks_late=True,  # its one write checks and records under the workspace's lock, in one statement,
+    single_write=True,  # and is its last: on PostgreSQL the lock lasts only while it runs
 )
 async def no_change(ctx: Ctx, krs: str = "") -> Message:
     numbers = _refs(krs) or [kr.number for kr in await my_key_results(ctx)]
