@@ -27,6 +27,12 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
+def as_utc(instant: dt.datetime) -> dt.datetime:
+    """A stored time as an aware one: SQLite hands datetimes back without their zone, and okrbot
+    stores them in UTC."""
+    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
+
+
 class _Stored(Protocol):
     @property
     def id(self) -> int | None: ...

@@ -11,7 +11,7 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from store.db import Database
-from store.models import Delivery
+from store.models import Delivery, as_utc
 
 _COUNTS = select(Delivery.status, func.count()).group_by(col(Delivery.status))
 
@@ -30,6 +30,4 @@ async def outbox_figures(db: Database, *, now: dt.datetime) -> OutboxFigures:
     async with db.read() as session:
         counts = {str(status): int(n) for status, n in (await session.exec(_COUNTS)).all()}
         due = (await session.exec(oldest)).one()
-    if due is not None and due.tzinfo is None:
-        due = due.replace(tzinfo=dt.UTC)  # SQLite hands datetimes back without their zone
-    return OutboxFigures(counts, due)
+    return OutboxFigures(counts, as_utc(due) if due is not None else None)

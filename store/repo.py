@@ -32,6 +32,7 @@ from store.models import (
     Team,
     TeamMembership,
     Workspace,
+    as_utc,
     utcnow,
 )
 
@@ -541,7 +542,7 @@ class Repo:
             recorded = set()
             for kr in krs:
                 seen = latest.get(kr.id)  # type: ignore[arg-type]
-                if kr.archived or (seen is not None and _aware(seen) >= since):
+                if kr.archived or (seen is not None and as_utc(seen) >= since):
                     continue
                 checkin = {**params, "key_result_id": kr.id, "value": kr.current, "confidence": kr.confidence,
                            "created_at": at, "previous_value": kr.current, "previous_confidence": kr.confidence}  # fmt: skip
@@ -606,8 +607,3 @@ class Repo:
 
     async def _all(self, query: SelectOfScalar[T]) -> list[T]:
         return list((await self.session.exec(self._scoped(query))).all())
-
-
-def _aware(instant: dt.datetime) -> dt.datetime:
-    """SQLite gives back naive datetimes; okrbot stores UTC."""
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)

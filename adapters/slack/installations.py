@@ -23,7 +23,7 @@ from bot.command import WorkspaceRef
 from store import installations as stored
 from store.db import Database
 from store.installations import installation_key
-from store.models import SlackInstallation, utcnow
+from store.models import SlackInstallation, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -36,11 +36,7 @@ def _at(timestamp: int | None) -> dt.datetime | None:
 
 
 def _epoch(moment: dt.datetime | None) -> int | None:
-    return int(_aware(moment).timestamp()) if moment else None
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
+    return int(as_utc(moment).timestamp()) if moment else None
 
 
 class InstallationStore(AsyncInstallationStore):
@@ -108,7 +104,7 @@ class InstallationStore(AsyncInstallationStore):
             team_id=row.team_id or None, team_name=row.team_name, bot_token=row.bot_token,
             bot_id=row.bot_id or "", bot_user_id=row.bot_user_id or "", bot_scopes=row.bot_scopes,
             bot_refresh_token=row.bot_refresh_token, bot_token_expires_at=_epoch(row.bot_token_expires_at),
-            is_enterprise_install=row.is_enterprise_install, installed_at=_aware(row.installed_at).timestamp(),
+            is_enterprise_install=row.is_enterprise_install, installed_at=as_utc(row.installed_at).timestamp(),
         )  # fmt: skip
 
     async def async_find_installation(
@@ -130,7 +126,7 @@ class InstallationStore(AsyncInstallationStore):
             user_id=row.user_id, user_token=row.user_token, user_scopes=row.user_scopes,
             user_refresh_token=row.user_refresh_token, user_token_expires_at=_epoch(row.user_token_expires_at),
             is_enterprise_install=row.is_enterprise_install, token_type=row.token_type,
-            installed_at=_aware(row.installed_at).timestamp(),
+            installed_at=as_utc(row.installed_at).timestamp(),
         )  # fmt: skip
 
     async def async_delete_bot(self, *, enterprise_id: str | None, team_id: str | None) -> None:

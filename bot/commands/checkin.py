@@ -30,7 +30,7 @@ from bot.messages import (
 from bot.permissions import require_key_result
 from bot.scales import CONFIDENCE_MAX, CONFIDENCE_MIN, CONFIDENCE_START, number, week_start
 from bot.views import confidence_text, kr_line, kr_ref, mention
-from store.models import Cycle, KeyResult, Member, Objective, row_id
+from store.models import Cycle, KeyResult, Member, Objective, as_utc, row_id
 
 CHOICES = tuple(str(n) for n in range(CONFIDENCE_MIN, CONFIDENCE_MAX + 1))
 UNDO_WINDOW = dt.timedelta(hours=24)
@@ -239,10 +239,6 @@ def _when(ctx: Ctx) -> str:
     return f"{local:%a} {local.day} {local:%b %H:%M}"
 
 
-def _aware(instant: dt.datetime) -> dt.datetime:
-    return instant if instant.tzinfo is not None else instant.replace(tzinfo=dt.UTC)
-
-
 @command(
     "no change",
     "[KR-n ...]",
@@ -285,7 +281,7 @@ def _no_change_reply(ctx: Ctx, done: list[KeyResult], skipped: list[KeyResult]) 
 @command("undo", "", "Take back your last check-in, within 24 hours of it.", writes=True)
 async def undo(ctx: Ctx) -> Message:
     found = await ctx.repo.last_check_in_by(row_id(ctx.actor))
-    if found is None or ctx.now - _aware(found[0].created_at) > UNDO_WINDOW:
+    if found is None or ctx.now - as_utc(found[0].created_at) > UNDO_WINDOW:
         raise UserError("You have no check-in of the last 24 hours to undo.")
     checkin, kr = found
     _, _, cycle = await ctx.key_result_in_cycle(kr.number)
