@@ -20,6 +20,7 @@ answered with that and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Any, TypeVar
@@ -37,15 +38,39 @@ class ReadCache:
     def __init__(self, size: int = WORKSPACES) -> None:
         self.size = size
         self._entries: OrderedDict[tuple[int, Hashable], tuple[int, Any]] = OrderedDict()
-        self.hits = self.misses = 0
+        #: Builds running now, by (workspace, revision, name): whoever asks for the same while one
+        #: runs waits for it instead of building it again (fifty people clicking one prompt).
+        self._building: dict[tuple[int, int, Hashable], asyncio.Future[Any]] = {}
+        self.hits = self.misses = self.builds = 0
 
     async def get(self, workspace: Workspace, name: Hashable, build: Callable[[], Awaitable[T]]) -> T:
-        workspace_id = workspace.id or 0
-        entry = self.kept(workspace_id, workspace.revision, name)
+        """What was built at the workspace's revision, else built now: once for everyone who asks
+        while it is being built. If that build fails, each of them builds their own."""
+        workspace_id, revision = workspace.id or 0, workspace.revision
+        entry = self.kept(workspace_id, revision, name)
         if entry is not None:
             return entry
-        value = await build()
-        self.keep(workspace_id, workspace.revision, name, value)
+        key = (workspace_id, revision, name)
+        running = self._building.get(key)
+        if running is not None:
+            try:
+                return await asyncio.shield(running)
+            except asyncio.CancelledError:
+                if not running.cancelled():
+                    raise  # this caller was cancelled, not the build
+            return await build()
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        self._building[key] = future
+        try:
+            self.builds += 1
+            value = await build()
+        except BaseException:
+            future.cancel()
+            raise
+        finally:
+            del self._building[key]
+        self.keep(workspace_id, revision, name, value)
+        future.set_result(value)
         return value
 
     def kept(self, workspace_id: int, revision: int, name: Hashable) -> Any | None:

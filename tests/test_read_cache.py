@@ -90,6 +90,29 @@ async def test_people_who_give_up_waiting_take_no_one_s_answer_with_them(chat: C
     assert await chat("alice", "list mine") is first
 
 
+async def test_people_opening_their_forms_at_once_build_the_board_once(bot: Bot, chat: Chat) -> None:
+    """Twenty people click one prompt's Check in at the same moment: each form is their own, but
+    the board they are cut from is built once for all of them, not twenty times."""
+    await seed(chat)
+    people = [f"p{n}" for n in range(20)]
+    for person in people:
+        await ok(chat, person, "help")  # everyone known, so the forms below only read
+    builds = bot.reads.builds
+    forms = await asyncio.gather(*(chat(person, "checkin") for person in people))
+    assert all(not form.is_error for form in forms)
+    assert bot.reads.builds - builds == 1
+    await ok(chat, "alice", "checkin KR-1 5 7")  # a write: the next forms need a new board
+    builds = bot.reads.builds
+    asking = [asyncio.ensure_future(chat(person, "checkin")) for person in ["alice", *people[:4]]]
+    for _ in range(10_000):  # bounded: until the first of them is building the board
+        if bot.reads.builds > builds:
+            break
+        await asyncio.sleep(0)
+    asking[0].cancel()  # the one building goes away (its client hung up): the others still get theirs
+    rest = await asyncio.gather(*asking[1:])
+    assert all(not form.is_error for form in rest) and asking[0].cancelled()
+
+
 async def test_kept_replies_are_each_person_s_own(chat: Chat) -> None:
     await seed(chat)
     assert "KR-1 Active teams" in await ok(chat, "alice", "list mine")
