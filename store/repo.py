@@ -70,6 +70,17 @@ _KEY_RESULT_IN_CYCLE = (
         KeyResult.number == bindparam("number"),
     )
 )
+_KEY_RESULTS_IN_CYCLE = (  # the same for several numbers at once (No change on a prompt's key results)
+    select(KeyResult, Objective, Cycle)
+    .join(Objective, col(Objective.id) == KeyResult.objective_id)
+    .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+    .where(
+        KeyResult.workspace_id == bindparam("workspace_id"),
+        Objective.workspace_id == bindparam("workspace_id"),
+        Cycle.workspace_id == bindparam("workspace_id"),
+        col(KeyResult.number).in_(bindparam("numbers", expanding=True)),
+    )
+)
 _INSERT_CHECKIN = insert(CheckIn.__table__)  # type: ignore[attr-defined]
 _MOVE_KEY_RESULT = (
     update(KeyResult.__table__)  # type: ignore[attr-defined]
@@ -419,18 +430,9 @@ class Repo:
 
     async def key_results_in_cycle(self, numbers: Sequence[int]) -> dict[int, tuple[KeyResult, Objective, Cycle]]:
         """Several key results with their objectives and cycles in one statement, by number."""
-        query = (
-            select(KeyResult, Objective, Cycle)
-            .join(Objective, col(Objective.id) == KeyResult.objective_id)
-            .join(Cycle, col(Cycle.id) == Objective.cycle_id)
-            .where(
-                KeyResult.workspace_id == self.workspace_id,
-                Objective.workspace_id == self.workspace_id,
-                Cycle.workspace_id == self.workspace_id,
-                col(KeyResult.number).in_(list(numbers)),
-            )
-        )
-        return {row[0].number: (row[0], row[1], row[2]) for row in (await self.session.exec(query)).all()}
+        params = {"workspace_id": self.workspace_id, "numbers": list(numbers)}
+        rows = (await self.session.exec(_KEY_RESULTS_IN_CYCLE, params=params)).all()
+        return {row[0].number: (row[0], row[1], row[2]) for row in rows}
 
     async def record_checkin(
         self,
