@@ -29,6 +29,7 @@ from bot.messages import (
 )
 from bot.progress import WEEK, CycleClock, KrStatus, shorten, statuses, trend, weekly_series
 from bot.scales import confidence_colour
+from bot.valuechain import map_image
 from bot.views import kr_detail, kr_ref, mention
 from store import reports
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id
@@ -262,6 +263,8 @@ async def team_digest(ctx: Ctx, team: Team, *, chart: bool = True) -> Message:
     blocks += [Divider(), *_participation(d), *_risks(d), *_across_blocks(d)]
     if chart and order:
         blocks.append(await _chart(ctx, d, order))
+    if chart and any(o.capability_id for o in order):  # the team's slice of the value chain
+        blocks.append(await map_image(ctx, d.clock.cycle, team))
     return Message(blocks=tuple(blocks), visibility="channel")
 
 
