@@ -13,6 +13,7 @@ import asyncio
 import functools
 import io
 from dataclasses import dataclass
+from typing import Any
 
 import matplotlib
 
@@ -24,7 +25,7 @@ from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 
-from bot.valuechain import Chip, ValueChainMap
+from bot.valuechain import Chip, ValueChainMap, summed
 
 WIDTH, HEIGHT = 1600, 900  # the most a chat client shows without shrinking the text
 DPI = 100
@@ -35,9 +36,10 @@ INK = {"red": "white", "yellow": "#1d1c1d", "green": "white", "grey": "#1d1c1d"}
 FONT = "DejaVu Sans"
 CHAR_PX = 0.62  # DejaVu Sans' mean advance, in ems: what a box holds before its ellipsis
 
-MARGIN, TITLE_H, STAGE_H, SUB_H, LEGEND_H = 16, 40, 30, 26, 40
+MARGIN, TITLE_H, STAGE_H, SUB_H, LEGEND_H = 16, 40, 42, 26, 40  # a stage's name takes two lines
 LABEL_MIN, LABEL_MAX = 120, 230
-CHIP_H, CHIP_GAP = 24, 4
+CHIP_H, CHIP_GAP = 24, 4  # roomy; a crowded map goes down to DENSE_H (text stays 14 px)
+DENSE_H, DENSE_GAP = 20, 2
 
 
 @dataclass(frozen=True)
@@ -48,7 +50,13 @@ class Layout:
     column_w: float
     top: float  # where the first lane starts
     lane_h: tuple[float, ...]
-    per_cell: int  # chips drawn in one cell; the rest are "+n"
+    per_cell: int  # chips drawn in one cell; past that, "+n more" (one chip summing them at 1)
+    chip_h: float = CHIP_H
+    gap: float = CHIP_GAP
+
+    @property
+    def bottom(self) -> float:
+        return self.top + sum(self.lane_h)
 
 
 def layout(chart: ValueChainMap) -> Layout:
@@ -62,15 +70,34 @@ def layout(chart: ValueChainMap) -> Layout:
     room = HEIGHT - top - LEGEND_H - MARGIN
     most = [max((len(cell) for cell in lane.cells), default=0) for lane in chart.lanes]
     per_cell = max(1, max(most, default=1))
-    while per_cell > 1 and sum(_lane_h(min(m, per_cell)) for m in most) > room:
+    chip_h, gap = float(CHIP_H), float(CHIP_GAP)
+    while per_cell > 1 and sum(_lane_h(min(m, per_cell), chip_h, gap) for m in most) > room:
         per_cell -= 1
-    lanes = tuple(_lane_h(min(m, per_cell)) for m in most)
+    if sum(_lane_h(min(m, per_cell), chip_h, gap) for m in most) > room:  # one chip a lane, and still too tall
+        gap = DENSE_GAP
+        chip_h = max(DENSE_H, float(int(room / max(1, len(most)) - 2 * gap)))
+    lanes = tuple(_lane_h(min(m, per_cell), chip_h, gap) for m in most)
     height = int(min(HEIGHT, max(360, top + sum(lanes) + LEGEND_H + MARGIN)))
-    return Layout(width, height, label_w, column_w, top, lanes, per_cell)
+    return Layout(width, height, label_w, column_w, top, lanes, per_cell, chip_h, gap)
 
 
-def _lane_h(chips: int) -> float:
-    return max(1, chips) * (CHIP_H + CHIP_GAP) + CHIP_GAP
+def _lane_h(chips: int, chip_h: float, gap: float) -> float:
+    return max(1, chips) * (chip_h + gap) + gap
+
+
+def wrap(text: str, px: float, lines: int = 2) -> str:
+    """``text`` in at most ``lines`` lines of about ``px`` pixels, the last cut with an ellipsis."""
+    room = max(1, int(px / (MIN_TEXT_PX * CHAR_PX)))
+    out: list[str] = []
+    words = text.split()
+    while words and len(out) < lines - 1:
+        line = words.pop(0)
+        while words and len(line) + 1 + len(words[0]) <= room:
+            line += " " + words.pop(0)
+        out.append(fit(line, px))
+    if words:
+        out.append(fit(" ".join(words), px))
+    return "\n".join(out)
 
 
 @functools.cache
@@ -107,8 +134,7 @@ def render(chart: ValueChainMap) -> bytes:
         note = f"{chart.grouped} teams, grouped by the stages they feed"
         _text(axes, box.width - MARGIN, MARGIN + 14, note, MIN_TEXT_PX, ha="right", color="#616061")
     left = MARGIN + box.label_w
-    bottom = box.top + sum(box.lane_h)
-    _headers(axes, chart, box, left, bottom)
+    _headers(axes, chart, box, left, box.bottom)
     places = _lanes(axes, chart, box, left)
     _arrows(axes, chart, places)
     _legend(axes, box)
@@ -131,11 +157,11 @@ def _headers(axes: Axes, chart: ValueChainMap, box: Layout, left: float, bottom:
         x0, x1 = left + first * box.column_w, left + (last + 1) * box.column_w
         shade = "#f4ede4" if column.unaligned else "#e8f0fa"
         axes.add_patch(Rectangle((x0 + 1, stage_y), x1 - x0 - 2, STAGE_H - 2, color=shade, lw=0))
-        mark = " ◆" if column.lonely else ""
+        mark = "◆ " if column.lonely else ""
         name = column.stage if column.unaligned else f"{column.stage_index}. {clean(column.stage)}"
-        label = fit(name, x1 - x0 - 12 - (20 if mark else 0)) + mark
+        label = wrap(mark + name, x1 - x0 - 10)
         _text(axes, (x0 + x1) / 2, stage_y + STAGE_H / 2, label, MIN_TEXT_PX, ha="center", weight="bold",
-              clip=(x0, stage_y, x1 - x0, STAGE_H))  # fmt: skip
+              clip=(x0, stage_y, x1 - x0, STAGE_H), linespacing=1.0)  # fmt: skip
         if first:
             axes.plot([x0, x0], [stage_y, bottom], color="#9aa5b1", lw=1.2)
     for i, column in enumerate(chart.columns):
@@ -169,49 +195,52 @@ def _lanes(axes: Axes, chart: ValueChainMap, box: Layout, left: float) -> dict[i
         if lane.highlighted:
             axes.add_patch(Rectangle((MARGIN, y), box.width - 2 * MARGIN, lane_h, color="#fff4cc", lw=0))
         axes.plot([MARGIN, box.width - MARGIN], [y, y], color="#dde1e6", lw=0.8)
-        _text(axes, MARGIN + 6, y + CHIP_GAP + CHIP_H / 2, fit(clean(lane.label), box.label_w - 12), MIN_TEXT_PX,
+        _text(axes, MARGIN + 6, y + box.gap + box.chip_h / 2, fit(clean(lane.label), box.label_w - 12), MIN_TEXT_PX,
               weight="bold" if lane.highlighted else "normal", clip=(MARGIN, y, box.label_w, lane_h))  # fmt: skip
         for i, cell in enumerate(lane.cells):
             x = left + i * box.column_w + 4
             w = box.column_w - 8
             shown = cell if len(cell) <= box.per_cell else cell[: box.per_cell - 1]
+            if not shown and cell:
+                shown = summed(cell)  # room for one chip only: one that sums them
             for k, chip in enumerate(shown):
-                cy = y + CHIP_GAP + k * (CHIP_H + CHIP_GAP)
-                chips.append(FancyBboxPatch((x, cy), w, CHIP_H, boxstyle="round,pad=0,rounding_size=4"))
+                cy = y + box.gap + k * (box.chip_h + box.gap)
+                chips.append(FancyBboxPatch((x, cy), w, box.chip_h, boxstyle="round,pad=0,rounding_size=4"))
                 colours.append(FILL[chip.colour])
                 if chip.progress is not None:
-                    bars.append(Rectangle((x + 3, cy + CHIP_H - 4), (w - 6) * chip.progress, 3))
-                _chip_text(axes, chip, x, cy, w)
-                places[chip.objective_id] = (x, cy, w)
-            if len(shown) < len(cell):
-                cy = y + CHIP_GAP + len(shown) * (CHIP_H + CHIP_GAP)
-                _text(axes, x + 4, cy + CHIP_H / 2, f"+{len(cell) - len(shown)} more", MIN_TEXT_PX, color="#454245")
+                    bars.append(Rectangle((x + 3, cy + box.chip_h - 4), (w - 6) * chip.progress, 3))
+                _chip_text(axes, chip, x, cy, w, box.chip_h)
+                if chip.count == 1:
+                    places[chip.objective_id] = (x, cy + box.chip_h / 2, w)
+            if len(shown) < len(cell) and not (len(shown) == 1 and shown[0].count > 1):
+                cy = y + box.gap + len(shown) * (box.chip_h + box.gap)
+                _text(axes, x + 4, cy + box.chip_h / 2, f"+{len(cell) - len(shown)} more", MIN_TEXT_PX, color="#454245")
         y += lane_h
     axes.add_collection(PatchCollection(chips, facecolors=colours, edgecolors="none"))
     axes.add_collection(PatchCollection(bars, facecolors="#1d1c1d", edgecolors="none", alpha=0.55))
     return places
 
 
-def _chip_text(axes: Axes, chip: Chip, x: float, y: float, w: float) -> None:
+def _chip_text(axes: Axes, chip: Chip, x: float, y: float, w: float, h: float) -> None:
     ink = INK[chip.colour]
-    mark = 18 if chip.behind else 0
+    mark = 16 if chip.behind else 0
     words = chip.ref if not chip.title else f"{chip.ref} {clean(chip.title)}"
-    _text(axes, x + 6, y + CHIP_H / 2 - 1, fit(words, w - 12 - mark), MIN_TEXT_PX, color=ink,
-          clip=(x, y, w - mark, CHIP_H))  # fmt: skip
+    _text(axes, x + 4, y + h / 2 - 1, fit(words, w - 8 - mark), MIN_TEXT_PX, color=ink,
+          clip=(x, y, w - mark, h))  # fmt: skip
     if chip.behind:
-        _text(axes, x + w - 5, y + CHIP_H / 2 - 1, "▼", MIN_TEXT_PX, color=ink, ha="right")
+        _text(axes, x + w - 4, y + h / 2 - 1, "▼", MIN_TEXT_PX, color=ink, ha="right")
 
 
 def _arrows(axes: Axes, chart: ValueChainMap, places: dict[int, tuple[float, float, float]]) -> None:
     for arrow in chart.arrows:
         if arrow.child not in places or arrow.parent not in places:
             continue  # one of them is past its cell's "+n more"
-        cx, cy, cw = places[arrow.child]
+        cx, cy, cw = places[arrow.child]  # x, the middle's y, width
         px, py, pw = places[arrow.parent]
-        start = (cx + cw, cy + CHIP_H / 2) if px >= cx + cw else (cx, cy + CHIP_H / 2)
-        end = (px, py + CHIP_H / 2) if px >= cx + cw else (px + pw, py + CHIP_H / 2)
+        start = (cx + cw, cy) if px >= cx + cw else (cx, cy)
+        end = (px, py) if px >= cx + cw else (px + pw, py)
         if abs(px - cx) < 1:  # the same column: from the chip's side, round to the other
-            start, end = (cx + cw, cy + CHIP_H / 2), (px + pw, py + CHIP_H / 2)
+            start, end = (cx + cw, cy), (px + pw, py)
         axes.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=14, color="#1264a3", lw=1.6,
                                        connectionstyle="arc3,rad=-0.25", alpha=0.85, zorder=5))  # fmt: skip
 
@@ -230,7 +259,7 @@ def _legend(axes: Axes, box: Layout) -> None:
 
 def _text(
     axes: Axes, x: float, y: float, words: str, px: float, *, clip: tuple[float, float, float, float] | None = None,
-    ha: str = "left", **style: str,
+    ha: str = "left", **style: Any,
 ) -> float:  # fmt: skip
     """Draw ``words`` ``px`` pixels high centred on ``y``; the x where they (about) end."""
     style.setdefault("family", FONT)

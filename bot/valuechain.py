@@ -103,12 +103,16 @@ class ValueChainMap:
         if self.empty:
             return f"{self.title}: no value chain yet; add its stages with capability add."
         teams = sum(len(lane.team_ids) for lane in self.lanes)
-        parts = [f"{self.title}: {self.stages} stages, {teams} teams"]
+        parts = [f"{self.title}: {_count(self.stages, 'stage')}, {_count(teams, 'team')}"]
         gaps = self.gaps()
         parts.append(f"gaps: {', '.join(gaps)}" if gaps else "no gaps")
         if lonely := self.lonely_stages():
             parts.append(f"fed by one team only: {', '.join(lonely)}")
         return "; ".join(parts) + "."
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
 
 
 def columns_of(capabilities: Sequence[Capability], on: dict[int | None, set[int]], unaligned: bool) -> list[Column]:
@@ -207,13 +211,15 @@ def grouped(lanes: Sequence[Lane], width: int) -> list[Lane]:
             label = f"{len(group)} other teams"
         else:
             label = keys[0] if len(group) == 1 else f"{len(group)} teams: {', '.join(keys)}"
-        cells = tuple(_summed([c for lane in group for c in lane.cells[column]]) for column in range(width))
+        cells = tuple(summed([c for lane in group for c in lane.cells[column]]) for column in range(width))
         highlighted = any(lane.highlighted for lane in group)
         out.append(Lane(label, tuple(t for lane in group for t in lane.team_ids), cells, highlighted))
     return out
 
 
-def _summed(chips: list[Chip]) -> tuple[Chip, ...]:
+def summed(chips: Sequence[Chip]) -> tuple[Chip, ...]:
+    """One chip for several objectives: their average progress, the colour most of them have
+    (the worse one on a tie), behind when most of them are."""
     if len(chips) <= 1:
         return tuple(chips)
     with_figures = [c for c in chips if c.progress is not None]
@@ -224,7 +230,7 @@ def _summed(chips: list[Chip]) -> tuple[Chip, ...]:
     worse_first: tuple[Colour, ...] = ("red", "yellow", "green", "grey")
     most = max(worse_first, key=lambda colour: colours[colour])  # ties: the worse colour
     behind = sum(c.behind for c in chips) * 2 > len(chips)
-    ref = f"{len(chips)} objectives"
+    ref = f"{len(chips)} obj"
     return (Chip(chips[0].objective_id, ref, "", most, done, behind, count=len(chips)),)
 
 
@@ -240,14 +246,20 @@ async def map_image(ctx: Ctx, cycle: Cycle, team: Team | None = None) -> Image:
 async def _draw(ctx: Ctx, cycle: Cycle, team: Team | None) -> Image:
     from bot.mapchart import render_async  # matplotlib loads with the first picture
 
+    chart = await load_map(ctx, cycle, team)
+    name = f"value-chain-{team.key}.png" if team else "value-chain.png"
+    return Image(png=await render_async(chart), alt=chart.alt(), name=name)
+
+
+async def load_map(ctx: Ctx, cycle: Cycle, team: Team | None = None) -> ValueChainMap:
+    """The map of the cycle's active objectives: five statements, whatever the organisation's size."""
     repo = ctx.repo
     objectives = await reports.cycle_objectives(repo, row_id(cycle))
-    missing = [o.parent_id for o in objectives if o.parent_id]
     parents = {row_id(o): o for o in objectives}
-    if missing := [p for p in missing if p not in parents]:
+    if missing := [o.parent_id for o in objectives if o.parent_id and o.parent_id not in parents]:
         parents |= {row_id(o): o for o in await repo.objectives(ids=missing, include_archived=True)}
     clock = CycleClock(cycle, ctx.today)
-    chart = build(
+    return build(
         f"Value chain · {cycle.name}" + (f" · team {team.key}" if team else ""),
         capabilities=await repo.capabilities(),
         teams=await repo.teams(),
@@ -257,5 +269,3 @@ async def _draw(ctx: Ctx, cycle: Cycle, team: Team | None) -> Image:
         elapsed=None if clock.upcoming else clock.elapsed,
         team=team,
     )
-    name = f"value-chain-{team.key}.png" if team else "value-chain.png"
-    return Image(png=await render_async(chart), alt=chart.alt(), name=name)

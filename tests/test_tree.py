@@ -43,7 +43,8 @@ Not aligned to a capability
 O-4 Answer within an hour · team support · @Carol · committed
   ↑ under O-1 Double qualified sign-ups (team growth)
   KR-5 Median first reply minutes · @Carol
-    ░░░░░░░░░░ 0% · 240 / 60 min · 🟡 5/10"""
+    ░░░░░░░░░░ 0% · 240 / 60 min · 🟡 5/10
+[chart: Value chain · 2026-T4: 3 stages, 3 teams; gaps: Deliver.]"""
 
 TREE_GROWTH = """\
 == Alignment · 2026-T4 · team growth ==
@@ -65,7 +66,8 @@ O-3 Launch API onboarding · team growth · @Alice · aspirational
     ░░░░░░░░░░ 0% · 0 / 10 · 🟡 5/10
   ---
 3. Deliver
-  No objective supports this stage in this team."""
+  No objective supports this stage in this team.
+[chart: Value chain · 2026-T4 · team growth: 3 stages, 2 teams; gaps: Deliver.]"""
 
 
 async def test_tree_golden(chat, clock) -> None:
@@ -90,7 +92,8 @@ async def test_tree_team_shows_links_into_other_teams(chat, clock) -> None:
     """support's objective sits under growth's: support's tree says so, and growth's says who
     supports it (test_tree_team_golden)."""
     await build_org(chat, clock)
-    text = (await ok(chat, "carol", "tree team support")).text
+    text, picture = (await ok(chat, "carol", "tree team support")).text.rsplit("\n", 1)
+    assert picture == "[chart: Value chain · 2026-T4 · team support: 3 stages, 1 team; gaps: Deliver.]"
     assert text.endswith(
         "Not aligned to a capability\n"
         "O-4 Answer within an hour · team support · @Carol · committed\n"
@@ -155,12 +158,15 @@ async def test_no_capabilities_no_objectives(chat, clock) -> None:
     clock.now = START
     await ok(chat, "alice", "cycle add 2026-T4 2026-10-05 2027-01-03")
     await ok(chat, "alice", 'team add a "A"')
-    assert (await ok(chat, "alice", "tree")).text == "== Alignment · 2026-T4 ==\nNo objectives in 2026-T4 yet."
+    none = "\n[chart: Value chain · 2026-T4: no value chain yet; add its stages with capability add.]"
+    assert (await ok(chat, "alice", "tree")).text == "== Alignment · 2026-T4 ==\nNo objectives in 2026-T4 yet." + none
     reply = await ok(chat, "alice", "tree team a")
-    assert reply.text == "== Alignment · 2026-T4 · team a ==\nTeam a has no objectives in 2026-T4 yet."
+    assert reply.text == "== Alignment · 2026-T4 · team a ==\nTeam a has no objectives in 2026-T4 yet." + none.replace(
+        "2026-T4:", "2026-T4 · team a:"
+    )
     await ok(chat, "alice", 'objective add "Free" --team a')
     assert (await ok(chat, "alice", "tree")).text == (
-        "== Alignment · 2026-T4 ==\n  ---\nNot aligned to a capability\nO-1 Free · team a · @Alice · committed"
+        "== Alignment · 2026-T4 ==\n  ---\nNot aligned to a capability\nO-1 Free · team a · @Alice · committed" + none
     )
 
 
