@@ -158,7 +158,7 @@ def build(
     """The map of ``objectives`` (the cycle's, active); with ``team``, that team's slice: its lane
     first and highlighted, beside the other teams that feed the same stages."""
     known = {row_id(c): c for c in capabilities}
-    stage_of = {cid: (known.get(c.parent_id, c)) for cid, c in known.items()}
+    stage_of = {cid: known.get(c.parent_id or 0, c) for cid, c in known.items()}  # each to its stage
     on: dict[int | None, set[int]] = defaultdict(set)
     for o in objectives:
         on[o.capability_id if o.capability_id in known else None].add(o.team_id)

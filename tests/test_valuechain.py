@@ -19,8 +19,8 @@ from bot.messages import Image, Message
 from bot.valuechain import MAX_LANES, UNALIGNED, ValueChainMap, build, load_map
 from store.db import Database
 from store.models import Capability, Objective, Team
-from store.reports import KrFigures, cycle_for
 from store.repo import Repo, identity
+from store.reports import KrFigures, cycle_for
 
 START = dt.datetime(2026, 11, 16, 9, 0, tzinfo=dt.UTC)  # week 7 of 2026-T4
 PNG = b"\x89PNG\r\n\x1a\n"

@@ -72,7 +72,11 @@ async def upload_attachments(client: AsyncWebClient, channel: str, message: Mess
     for block in message.blocks:
         if isinstance(block, Image):
             await client.files_upload_v2(
-                channel=channel, thread_ts=thread_ts, file=block.png, filename=block.name, title=block.alt[:250],
+                channel=channel,
+                thread_ts=thread_ts,
+                file=block.png,
+                filename=block.name,
+                title=block.alt[:250],
                 alt_txt=block.alt[:1000],  # what a screen reader says, and what shows if the picture does not
             )
         elif isinstance(block, File):
