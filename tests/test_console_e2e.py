@@ -145,6 +145,16 @@ def test_a_terminal_session_then_another_person_reads_it_back(tmp_path: Path) ->
     check_bob(chat("bob", BOB, database_url, tmp_path))
 
 
+def test_the_terminal_prints_where_it_saved_the_value_chain_map(tmp_path: Path) -> None:
+    lines = ALICE.split("kr add O-1")[0] + "digest all\n"
+    done = chat("alice", lines, f"sqlite:///{tmp_path / 'map.db'}", tmp_path)
+    assert done.returncode == 0, done.stderr
+    (line,) = [line for line in done.stdout.splitlines() if "value-chain.png" in line]
+    path = Path(line.split("chart: ", 1)[1].split(" (", 1)[0])
+    assert path.read_bytes().startswith(b"\x89PNG")
+    assert line.endswith("(Value chain · 2020s: 1 stage, 1 team; no gaps; fed by one team only: Deliver.)")
+
+
 def test_windows_line_ends_and_prefixes(tmp_path: Path) -> None:
     lines = "\r\n".join(
         [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import struct
 import time
 from collections.abc import AsyncIterator
 from typing import Any
@@ -121,6 +122,24 @@ async def test_digest_is_posted_in_channel_with_chart_in_thread(slack: SlackClie
     complete = fake.of("files.completeUploadExternal")[0].args
     assert complete["channel_id"] == "C1" and complete["thread_ts"].startswith("1700000000.")  # in the thread
     assert fake.of("upload")[0].args["body"].startswith(b"\x89PNG")
+
+
+async def test_digest_all_uploads_the_value_chain_map_with_alt_text_naming_the_gaps(
+    slack: SlackClient, fake: FakeSlack
+):
+    await setup_okrs(slack)
+    for line in ('capability add build "Build"', 'capability add run "Run"',
+                 'objective add "Build it" --team growth --capability build'):  # fmt: skip
+        reply = await slack.slash("UALICE", line)
+        assert reply["response_type"] == "ephemeral", reply
+    assert await slack.slash("UALICE", "digest all") == ""
+    (complete,) = [c.args for c in await fake.wait_for("files.completeUploadExternal")]
+    (asked,) = [c.args for c in fake.of("files.getUploadURLExternal")]  # Slack takes the alt text here
+    assert asked["filename"] == "value-chain.png" and asked["alt_txt"].startswith("Value chain · ")
+    assert asked["alt_txt"].endswith(": 2 stages, 1 team; gaps: Run; fed by one team only: Build.")
+    assert complete["channel_id"] == "C1" and complete["thread_ts"]  # in the digest's thread
+    png = fake.of("upload")[0].args["body"]
+    assert png.startswith(b"\x89PNG") and struct.unpack(">II", png[16:24])[0] <= 1600
 
 
 async def test_export_is_uploaded_as_a_file_in_a_dm(slack: SlackClient, fake: FakeSlack):

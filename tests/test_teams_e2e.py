@@ -490,3 +490,32 @@ async def test_a_repeated_turn_rewrites_no_reference_and_a_stored_one_holds_noth
     finally:
         await other_server.dispose()
     assert await stamps() == first
+
+
+def images_of(card: dict[str, Any]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "Image":
+                found.append(node)
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(card)
+    return found
+
+
+async def test_digest_all_and_tree_carry_the_value_chain_map_in_the_card(teams: Teams) -> None:
+    await setup_okrs(teams)
+    for line in ('capability add build "Build"', 'capability add run "Run"',
+                 'objective add "Build it" --team web --capability build'):  # fmt: skip
+        await teams.say("alice", line)
+    for text in ("digest all", "tree"):
+        await teams.say("alice", text)
+        (image,) = [i for i in images_of(teams.last_card()) if "Value chain" in i.get("altText", "")]
+        assert image["altText"].endswith("2 stages, 1 team; gaps: Run; fed by one team only: Build."), text
+        assert image["url"].startswith("data:image/png;base64,")

@@ -177,3 +177,13 @@ async def test_a_page_that_reconnects_gets_what_it_missed():
     hub.close()
     with pytest.raises(StopAsyncIteration):
         await anext(stream)
+
+
+async def test_digest_all_shows_the_value_chain_map_inline(client):
+    for line in ("team add web Web", 'capability add build "Build"', 'objective add "Ship it" --team web --capability build'):
+        assert (await command(client, line)).status == 200
+    for text in ("digest all", "tree"):
+        message = (await (await command(client, text)).json())["message"]
+        (image,) = [b for b in message["blocks"] if b["type"] == "image" and b["name"] == "value-chain.png"]
+        assert image["src"].startswith("data:image/png;base64,")
+        assert image["alt"].endswith("1 stage, 1 team; no gaps; fed by one team only: Build."), image["alt"]
