@@ -13,7 +13,7 @@ from bot.digest import current_cycle, stage_map, team_digest
 from bot.messages import Block, Context, Divider, Fields, Header, Message, Span, Spans, Text, UserText, spans
 from bot.progress import WEEK, CycleClock
 from bot.scales import confidence_colour, progress
-from bot.valuechain import map_image
+from bot.valuemap import map_image
 from bot.views import Catalog, kr_line
 from store import reports
 from store.db import Session
@@ -93,7 +93,7 @@ async def tree(ctx: Ctx, team: Team | None) -> Message:
     if not shown:
         whose = f"Team {team.key} has no" if team else "No"
         blocks.append(Text((f"{whose} objectives in {cycle.name} yet.",)))
-    blocks.append(await map_image(ctx, cycle, team))
+    blocks.append(await map_image(ctx, cycle, *([team] if team else [])))
     return Message.of(*blocks)
 
 

@@ -29,7 +29,7 @@ from bot.messages import (
 )
 from bot.progress import WEEK, CycleClock, KrStatus, shorten, statuses, trend, weekly_series
 from bot.scales import confidence_colour
-from bot.valuechain import map_image
+from bot.valuemap import map_image
 from bot.views import kr_detail, kr_ref, mention
 from store import reports
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id

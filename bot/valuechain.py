@@ -1,4 +1,5 @@
-"""The value chain as a picture: what the capability map shows, before anything is drawn.
+"""The value chain as a picture: what the capability map shows, before anything is drawn
+(bot/valuemap.py reads it from the store for a command).
 
 Columns are the capability stages in value-chain order, left to right, each stage's
 sub-capabilities as sub-columns under it (and a column for the stage itself when objectives name
@@ -17,12 +18,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.context import Ctx
-from bot.messages import Image
-from bot.progress import CycleClock
 from bot.scales import Colour, confidence_colour, pace, progress
-from store import reports
-from store.models import Capability, Cycle, Objective, Team, row_id
+from store.models import Capability, Objective, Team, row_id
 from store.reports import KrFigures
 
 MAX_LANES = 30  # rows that stay readable at 900 px; past that, teams are grouped
@@ -153,10 +150,10 @@ def build(
     krs: Sequence[KrFigures],
     parents: dict[int, Objective],
     elapsed: float | None,
-    team: Team | None = None,
+    focus: Sequence[Team] = (),
 ) -> ValueChainMap:
-    """The map of ``objectives`` (the cycle's, active); with ``team``, that team's slice: its lane
-    first and highlighted, beside the other teams that feed the same stages."""
+    """The map of ``objectives`` (the cycle's, active); with ``focus``, those teams' slice: their
+    lanes first and highlighted, beside the other teams that feed the same stages."""
     known = {row_id(c): c for c in capabilities}
     stage_of = {cid: known.get(c.parent_id or 0, c) for cid, c in known.items()}  # each to its stage
     on: dict[int | None, set[int]] = defaultdict(set)
@@ -173,15 +170,16 @@ def build(
             column = index[o.capability_id if o.capability_id in known else None]
             cells[o.team_id][column].append(chip(o, by_objective.get(row_id(o), []), elapsed))
     shown = sorted(teams, key=lambda t: t.key)
-    if team is not None:
+    mine = {row_id(t) for t in focus}
+    if mine:
         stages = {
-            row_id(stage_of[o.capability_id]) for o in objectives if o.team_id == team.id and o.capability_id in known
+            row_id(stage_of[o.capability_id]) for o in objectives if o.team_id in mine and o.capability_id in known
         }
         neighbours = {
             o.team_id for o in objectives if o.capability_id in known and row_id(stage_of[o.capability_id]) in stages
         }
-        shown = [team] + [t for t in shown if t.id in neighbours and t.id != team.id]
-    lanes = [Lane(t.key, (row_id(t),), tuple(tuple(c) for c in cells[row_id(t)]), t is team) for t in shown]
+        shown = [t for t in shown if t.id in mine] + [t for t in shown if t.id in neighbours and t.id not in mine]
+    lanes = [Lane(t.key, (row_id(t),), tuple(tuple(c) for c in cells[row_id(t)]), t.id in mine) for t in shown]
     on_map = {chip.objective_id for lane in lanes for cell in lane.cells for chip in cell}
     arrows = tuple(
         Arrow(row_id(o), row_id(parent))
@@ -232,40 +230,3 @@ def summed(chips: Sequence[Chip]) -> tuple[Chip, ...]:
     behind = sum(c.behind for c in chips) * 2 > len(chips)
     ref = f"{len(chips)} obj"
     return (Chip(chips[0].objective_id, ref, "", most, done, behind, count=len(chips)),)
-
-
-async def map_image(ctx: Ctx, cycle: Cycle, team: Team | None = None) -> Image:
-    """The map of ``cycle`` (``team``'s slice with a team) as a picture, drawn off the event loop
-    and kept until the workspace's next write (the day is in the key: who is behind pace moves)."""
-    key = ("value-chain map", row_id(cycle), team.id if team else None, ctx.today)
-    if ctx.cache is None:
-        return await _draw(ctx, cycle, team)
-    return await ctx.cache.get(ctx.workspace, key, lambda: _draw(ctx, cycle, team))
-
-
-async def _draw(ctx: Ctx, cycle: Cycle, team: Team | None) -> Image:
-    from bot.mapchart import render_async  # matplotlib loads with the first picture
-
-    chart = await load_map(ctx, cycle, team)
-    name = f"value-chain-{team.key}.png" if team else "value-chain.png"
-    return Image(png=await render_async(chart), alt=chart.alt(), name=name)
-
-
-async def load_map(ctx: Ctx, cycle: Cycle, team: Team | None = None) -> ValueChainMap:
-    """The map of the cycle's active objectives: five statements, whatever the organisation's size."""
-    repo = ctx.repo
-    objectives = await reports.cycle_objectives(repo, row_id(cycle))
-    parents = {row_id(o): o for o in objectives}
-    if missing := [o.parent_id for o in objectives if o.parent_id and o.parent_id not in parents]:
-        parents |= {row_id(o): o for o in await repo.objectives(ids=missing, include_archived=True)}
-    clock = CycleClock(cycle, ctx.today)
-    return build(
-        f"Value chain · {cycle.name}" + (f" · team {team.key}" if team else ""),
-        capabilities=await repo.capabilities(),
-        teams=await repo.teams(),
-        objectives=objectives,
-        krs=await reports.cycle_kr_figures(repo, row_id(cycle)),
-        parents=parents,
-        elapsed=None if clock.upcoming else clock.elapsed,
-        team=team,
-    )

@@ -232,6 +232,26 @@ async def test_app_home_is_published(slack: SlackClient, fake: FakeSlack):
     assert (await fake.wait_for("views.open"))[0].args["view"]["callback_id"]
 
 
+async def test_app_home_shows_the_value_chain_map_of_my_teams(slack: SlackClient, fake: FakeSlack):
+    await setup_okrs(slack)
+    await slack.slash("UALICE", 'capability add build "Build"')
+    await slack.slash("UALICE", 'objective add "Build it" --team growth --capability build')
+    event = {"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}
+    assert (await slack.event(event, event_id="EvHome1")).status == 200
+    view = (await fake.wait_for("views.publish"))[0].args["view"]
+    (upload,) = fake.of("files.completeUploadExternal")
+    assert "channel_id" not in upload.args  # shared in no channel: App Home shows it by its id
+    (asked,) = fake.of("files.getUploadURLExternal")
+    assert asked.args["filename"] == "value-chain-growth.png" and "team growth" in asked.args["alt_txt"]
+    image = view["blocks"][-1]
+    assert image["type"] == "image" and image["slack_file"] == {"id": asked.answer["file_id"]}
+    assert image["alt_text"] == asked.args["alt_txt"]
+    assert (await slack.event(event, event_id="EvHome2")).status == 200
+    await fake.wait_for("views.publish", 2)
+    assert len(fake.of("files.completeUploadExternal")) == 1  # the same picture: not uploaded again
+    assert fake.of("views.publish")[1].args["view"]["blocks"][-1] == image
+
+
 async def test_event_retries_run_once(slack: SlackClient, fake: FakeSlack):
     event = {"type": "app_home_opened", "user": "UALICE", "channel": "D1", "tab": "home"}
     assert (await slack.event(event, event_id="EvR")).status == 200

@@ -16,7 +16,8 @@ from bot.context import Ctx
 from bot.core import Bot
 from bot.mapchart import HEIGHT, LEGEND_H, MARGIN, MIN_TEXT_PX, WIDTH, clean, layout, render, wrap
 from bot.messages import Image, Message
-from bot.valuechain import MAX_LANES, UNALIGNED, ValueChainMap, build, load_map
+from bot.valuechain import MAX_LANES, UNALIGNED, ValueChainMap, build
+from bot.valuemap import load_map
 from store.db import Database
 from store.models import Capability, Objective, Team
 from store.repo import Repo, identity
@@ -69,7 +70,7 @@ async def the_map(db: Database, clock: Clock, team: str | None = None) -> ValueC
         ctx = Ctx(repo=repo, workspace=workspace, actor=actor, command=command("alice", "tree"), now=clock.now)
         cycle = await cycle_for(repo, ctx.today)
         assert cycle is not None
-        return await load_map(ctx, cycle, await ctx.team(team) if team else None)
+        return await load_map(ctx, cycle, *([await ctx.team(team)] if team else []))
 
 
 def cell_refs(chart: ValueChainMap, lane: str, column: str) -> list[str]:

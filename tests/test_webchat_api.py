@@ -180,7 +180,11 @@ async def test_a_page_that_reconnects_gets_what_it_missed():
 
 
 async def test_digest_all_shows_the_value_chain_map_inline(client):
-    for line in ("team add web Web", 'capability add build "Build"', 'objective add "Ship it" --team web --capability build'):
+    for line in (
+        "team add web Web",
+        'capability add build "Build"',
+        'objective add "Ship it" --team web --capability build',
+    ):
         assert (await command(client, line)).status == 200
     for text in ("digest all", "tree"):
         message = (await (await command(client, text)).json())["message"]

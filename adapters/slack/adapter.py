@@ -16,6 +16,8 @@ a confirmation) runs as a background task the adapter keeps and, on shutdown, wa
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import hashlib
 import logging
 import time
 from collections import OrderedDict
@@ -34,7 +36,7 @@ from adapters.slack.outbound import open_dm, post, update, upload_attachments
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
 from bot.forms import checkin_target
-from bot.messages import Actions, Button, Form, Header, Message, Text
+from bot.messages import Actions, Button, Form, Header, Image, Message, Text
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +47,7 @@ MAX_RESPONSES = 5  # response_url accepts five uses
 IDENTITY_TTL = 600.0
 SEEN_EVENTS = 10_000
 HOME_TEAMS = 5  # teams shown in App Home, within its 100 blocks
+HOME_FILES = 1024  # App Home maps uploaded, by workspace and picture: the oldest forgotten first
 SHUTDOWN_GRACE = 10.0  # seconds replies already acknowledged get to finish on shutdown
 
 
@@ -90,6 +93,7 @@ class SlackAdapter:
         self.installations = installations
         self._seen: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._home_files: dict[tuple[str, str], str] = {}  # (workspace, picture's hash) → Slack file id
         app.use(self._skip_repeated_events)
         app.command("/okr")(self.on_command)
         app.action({"action_id": _prefix(render.CHECKIN_ACTION)})(self.on_checkin_button)
@@ -357,12 +361,37 @@ class SlackAdapter:
         mine = await self.bot.handle(cmd)
         teams = [await self.bot.handle(Command(cmd.workspace, cmd.actor, f"list team {key}", "", cmd.source))
                  for key in await self.team_keys(cmd.workspace, cmd.actor.external_id)]  # fmt: skip
-        if not teams:
+        picture = None
+        if teams:
+            picture = await self._home_map(client, cmd)
+        else:
             teams = [Message.of(Header(("Your teams",)), Text(("You are in no team yet: /okr team join <key>.",)))]
         try:
-            await client.views_publish(user_id=cmd.actor.external_id, view=render.home_view([intro, mine, *teams]))
+            view = render.home_view([intro, mine, *teams], picture=picture)
+            await client.views_publish(user_id=cmd.actor.external_id, view=view)
         except SlackApiError as exc:
             log.warning("views.publish failed: %s", error_of(exc))
+
+    async def _home_map(self, client: AsyncWebClient, cmd: Command) -> tuple[str, str] | None:
+        """The value-chain map of the person's teams for App Home: (file id, alt text). A Home
+        tab can show only an image hosted somewhere or a file in Slack, so the picture is
+        uploaded once (shared nowhere) and the file kept for as long as the picture is the same."""
+        message = await self.bot.handle(dataclasses.replace(cmd, text="tree mine"))
+        image = next((b for b in message.blocks if isinstance(b, Image)), None)
+        if image is None:
+            return None
+        key = (cmd.workspace.external_id, hashlib.sha256(image.png).hexdigest())
+        if (file_id := self._home_files.get(key)) is None:
+            try:
+                uploaded = await client.files_upload_v2(file=image.png, filename=image.name, alt_txt=image.alt[:1000])
+            except SlackApiError as exc:
+                log.warning("the App Home map could not be uploaded: %s", error_of(exc))
+                return None
+            file_id = str(uploaded["file"]["id"])
+            self._home_files[key] = file_id
+            while len(self._home_files) > HOME_FILES:
+                self._home_files.pop(next(iter(self._home_files)))
+        return file_id, image.alt
 
     async def team_keys(self, workspace: WorkspaceRef, user_id: str) -> list[str]:
         """The keys of the teams the member belongs to (App Home shows those, not every team)."""

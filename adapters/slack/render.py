@@ -348,16 +348,23 @@ def info_modal(title: str, message: Message) -> dict[str, Any]:
     }
 
 
-def home_view(messages: Iterable[Message]) -> dict[str, Any]:
+def home_view(messages: Iterable[Message], *, picture: tuple[str, str] | None = None) -> dict[str, Any]:
+    """App Home: the messages one under the other; ``picture`` (a Slack file id and its alt text),
+    the value-chain map of the person's teams, at the end."""
     blocks: list[dict[str, Any]] = []
     for message in messages:
         if blocks:
             blocks.append({"type": "divider"})
         blocks.extend(to_blocks(message))
-    size, kept = 0, []
-    for block in blocks[:MODAL_BLOCKS_MAX]:
+    tail: list[dict[str, Any]] = []
+    if picture is not None:
+        file_id, alt = picture
+        tail = [{"type": "divider"}, {"type": "image", "slack_file": {"id": file_id}, "alt_text": alt[:2000],
+                "title": {"type": "plain_text", "text": "Your teams on the value chain"}}]  # fmt: skip
+    size, kept = sum(_size(block) for block in tail), []
+    for block in blocks[: MODAL_BLOCKS_MAX - len(tail)]:
         size += _size(block)
         if size > 3 * CHARS_PER_MESSAGE:
             break
         kept.append(block)
-    return {"type": "home", "blocks": kept}
+    return {"type": "home", "blocks": kept + tail}

@@ -4,16 +4,19 @@ from __future__ import annotations
 
 from bot.alignment import organisation, tree
 from bot.context import Ctx
-from bot.digest import team_digest
+from bot.digest import current_cycle, team_digest
 from bot.errors import UserError
 from bot.grammar import KEY, Arg, command
-from bot.messages import Message
+from bot.messages import Context, Header, Message
+from bot.valuemap import map_image
 from store import reports
 from store.models import row_id
 
 
 @command(
-    "tree", "[team <key>]", "The alignment: capabilities in value-chain order, the objectives under each, parents."
+    "tree",
+    "[team <key> | mine]",
+    "The alignment: capabilities in value-chain order, the objectives under each, parents.",
 )
 async def tree_all(ctx: Ctx) -> Message:
     return await tree(ctx, None)
@@ -22,6 +25,21 @@ async def tree_all(ctx: Ctx) -> Message:
 @command("tree team", "<key>", "One team's objectives on the value chain.", Arg("key", KEY))
 async def tree_team(ctx: Ctx, key: str) -> Message:
     return await tree(ctx, await ctx.team(key))
+
+
+@command("tree mine", "", "The value chain of my teams, beside the teams that feed the same stages.")
+async def tree_mine(ctx: Ctx) -> Message:
+    mine = set(await reports.team_ids_of(ctx.repo, row_id(ctx.actor)))
+    teams = sorted((t for t in await ctx.repo.teams() if t.id in mine), key=lambda t: t.key)
+    if not teams:
+        raise UserError("You are in no team yet: team join <key> first, or tree for the whole organisation.")
+    cycle = await current_cycle(ctx)
+    keys = ", ".join(t.key for t in teams)
+    return Message.of(
+        Header((f"Value chain · {cycle.name} · your teams",)),
+        Context((f"Your teams ({keys}) first, then the teams that feed the same stages.",)),
+        await map_image(ctx, cycle, *teams),
+    )
 
 
 @command("digest", "[team <key> | all]", "Post a digest to this channel now (your team's, or the organisation's).")
