@@ -4,9 +4,11 @@ cross-team arrows, on an organisation built here by hand through the bot; the pi
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import io
 import struct
+import time
 
 import matplotlib.image
 import pytest
@@ -14,7 +16,7 @@ from conftest import Clock, command
 
 from bot.context import Ctx
 from bot.core import Bot
-from bot.mapchart import HEIGHT, LEGEND_H, MARGIN, MIN_TEXT_PX, WIDTH, clean, layout, render, wrap
+from bot.mapchart import HEIGHT, LEGEND_H, MARGIN, MIN_TEXT_PX, WIDTH, clean, layout, render, render_async, wrap
 from bot.messages import Image, Message
 from bot.valuechain import MAX_LANES, UNALIGNED, ValueChainMap, build
 from bot.valuemap import load_map
@@ -241,3 +243,14 @@ async def test_a_second_digest_all_draws_nothing_until_a_write(bot: Bot, clock: 
     await say(bot, "checkin KR-1 90 9")
     after = [b for b in (await say(bot, "digest all")).blocks if isinstance(b, Image)]
     assert after[0] is not first[0] and after[0].png != first[0].png
+
+
+async def test_the_map_is_drawn_off_the_event_loop() -> None:
+    """While a large map is drawn, the loop keeps running: it ticks many times before the
+    picture is ready (drawn on the loop, it would tick once, after)."""
+    drawing = asyncio.create_task(render_async(synthetic(20, 200, per_cell=2)))
+    ticks, deadline = 0, time.monotonic() + 30
+    while not drawing.done() and time.monotonic() < deadline:  # bounded: 30 s
+        await asyncio.sleep(0.002)
+        ticks += 1
+    assert (await drawing).startswith(PNG) and ticks >= 10, ticks
