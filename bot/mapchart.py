@@ -24,6 +24,7 @@ from matplotlib.axes import Axes
 from matplotlib.collections import PatchCollection
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
+from matplotlib.transforms import Bbox, TransformedBbox
 
 from bot.valuechain import Chip, ValueChainMap, summed
 
@@ -38,6 +39,7 @@ CHAR_PX = 0.62  # DejaVu Sans' mean advance, in ems: what a box holds before its
 
 MARGIN, TITLE_H, STAGE_H, SUB_H, LEGEND_H = 16, 40, 42, 26, 40  # a stage's name takes two lines
 LABEL_MIN, LABEL_MAX = 120, 230
+LEGEND_W = 1320  # the legend in one line: no map is narrower
 CHIP_H, CHIP_GAP = 24, 4  # roomy; a crowded map goes down to DENSE_H (text stays 14 px)
 DENSE_H, DENSE_GAP = 20, 2
 
@@ -63,7 +65,7 @@ def layout(chart: ValueChainMap) -> Layout:
     n = max(1, len(chart.columns))
     longest = max((len(lane.label) for lane in chart.lanes), default=8)
     label_w = min(LABEL_MAX, max(LABEL_MIN, longest * MIN_TEXT_PX * CHAR_PX + 24))
-    width = int(min(WIDTH, max(900, label_w + n * 230 + 2 * MARGIN)))
+    width = int(min(WIDTH, max(LEGEND_W, label_w + n * 230 + 2 * MARGIN)))
     column_w = (width - 2 * MARGIN - label_w) / n
     subs = any(c.sub for c in chart.columns)
     top = MARGIN + TITLE_H + STAGE_H + (SUB_H if subs else 0)
@@ -139,7 +141,7 @@ def render(chart: ValueChainMap) -> bytes:
     _arrows(axes, chart, places)
     _legend(axes, box)
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=DPI)
+    figure.savefig(buffer, format="png", dpi=DPI, pil_kwargs={"compress_level": 3})  # a third of the time of 6
     return buffer.getvalue()
 
 
@@ -163,7 +165,7 @@ def _headers(axes: Axes, chart: ValueChainMap, box: Layout, left: float, bottom:
         _text(axes, (x0 + x1) / 2, stage_y + STAGE_H / 2, label, MIN_TEXT_PX, ha="center", weight="bold",
               clip=(x0, stage_y, x1 - x0, STAGE_H), linespacing=1.0)  # fmt: skip
         if first:
-            axes.plot([x0, x0], [stage_y, bottom], color="#9aa5b1", lw=1.2)
+            axes.vlines(x0, stage_y, bottom, color="#9aa5b1", lw=1.2)
     for i, column in enumerate(chart.columns):
         x0 = left + i * box.column_w
         if subs and column.sub:
@@ -181,7 +183,7 @@ def _headers(axes: Axes, chart: ValueChainMap, box: Layout, left: float, bottom:
             _text(axes, x0 + box.column_w / 2, box.top + 16, fit("gap: nobody", box.column_w - 8), MIN_TEXT_PX,
                   ha="center", color="#8a1538", weight="bold")  # fmt: skip
         elif i:
-            axes.plot([x0, x0], [box.top, bottom], color="#dde1e6", lw=0.8)
+            axes.vlines(x0, box.top, bottom, color="#dde1e6", lw=0.8)
 
 
 def _lanes(axes: Axes, chart: ValueChainMap, box: Layout, left: float) -> dict[int, tuple[float, float, float]]:
@@ -250,11 +252,17 @@ def _legend(axes: Axes, box: Layout) -> None:
     x = float(MARGIN)
     for colour, words in (("green", "confidence 7–10"), ("yellow", "4–6"), ("red", "0–3"), ("grey", "no KRs")):
         axes.add_patch(Rectangle((x, y - 8), 16, 16, color=FILL[colour], lw=0))
-        x = _text(axes, x + 22, y, words, MIN_TEXT_PX) + 18
+        x = _text(axes, x + 22, y, words, MIN_TEXT_PX) - _slack(words) + 18
     for words in ("bar: progress", "▼ behind pace", "◆ stage fed by one team", "→ supports another team's objective"):
-        x = _text(axes, x, y, words, MIN_TEXT_PX, color="#454245") + 22
+        x = _text(axes, x, y, words, MIN_TEXT_PX, color="#454245") - _slack(words) + 22
     axes.add_patch(Rectangle((x, y - 8), 22, 16, facecolor="#eeeeee", edgecolor="#b0b0b0", hatch="//", lw=0.8))
     _text(axes, x + 28, y, "gap: no objective", MIN_TEXT_PX, color="#454245")
+
+
+def _slack(words: str) -> float:
+    """How much wider than the words the fitting estimate is (CHAR_PX errs wide, so that a cut
+    title always fits; the legend's items sit closer)."""
+    return len(words) * MIN_TEXT_PX * (CHAR_PX - 0.55)
 
 
 def _text(
@@ -264,8 +272,10 @@ def _text(
     """Draw ``words`` ``px`` pixels high centred on ``y``; the x where they (about) end."""
     style.setdefault("family", FONT)
     text = axes.text(x, y, words, fontsize=px * PT, ha=ha, va="center", parse_math=False, **style)
-    if clip is not None:
-        text.set_clip_path(Rectangle(clip[:2], clip[2], clip[3], transform=axes.transData))
+    if clip is not None:  # a box, not a path: Agg clips to a rectangle at no cost
+        x0, y0, w, h = clip
+        text.set_clip_box(TransformedBbox(Bbox.from_bounds(x0, y0, w, h), axes.transData))
+        text.set_clip_on(True)
     return x + len(words) * px * CHAR_PX
 
 
