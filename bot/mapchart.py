@@ -133,7 +133,7 @@ def render(chart: ValueChainMap) -> bytes:
     axes.axis("off")
     _text(axes, MARGIN, MARGIN + 14, fit(clean(chart.title), box.width * 0.6, 20), 20, weight="bold")
     if chart.grouped:
-        note = f"{chart.grouped} teams, grouped by the stages they feed"
+        note = f"{chart.grouped} teams, grouped by the stages they feed; a chip counts their objectives"
         _text(axes, box.width - MARGIN, MARGIN + 14, note, MIN_TEXT_PX, ha="right", color="#616061")
     left = MARGIN + box.label_w
     _headers(axes, chart, box, left, box.bottom)
@@ -225,11 +225,14 @@ def _lanes(axes: Axes, chart: ValueChainMap, box: Layout, left: float) -> dict[i
 
 def _chip_text(axes: Axes, chip: Chip, x: float, y: float, w: float, h: float) -> None:
     ink = INK[chip.colour]
-    mark = 16 if chip.behind else 0
+    narrow = w - 8 < 5 * MIN_TEXT_PX * CHAR_PX  # not even "9 obj" and the mark: the count alone
+    mark = 16 if chip.behind and not narrow else 0
     words = chip.ref if not chip.title else f"{chip.ref} {clean(chip.title)}"
+    if narrow and chip.count > 1:
+        words = str(chip.count)
     _text(axes, x + 4, y + h / 2 - 1, fit(words, w - 8 - mark), MIN_TEXT_PX, color=ink,
           clip=(x, y, w - mark, h))  # fmt: skip
-    if chip.behind:
+    if mark:
         _text(axes, x + w - 4, y + h / 2 - 1, "▼", MIN_TEXT_PX, color=ink, ha="right")
 
 
