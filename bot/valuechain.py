@@ -24,6 +24,7 @@ from store.reports import KrFigures
 
 MAX_LANES = 30  # rows that stay readable at 900 px; past that, teams are grouped
 UNALIGNED = "Unaligned"
+INERT = str.maketrans("", "", "<>[]")
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,11 @@ class ValueChainMap:
         return lane.cells[column]
 
     def alt(self) -> str:
-        """The picture in words (Slack's alt text): what it shows and where nobody works."""
+        """The picture in words (Slack's alt text): what it shows and where nobody works. Names
+        people typed lose ``<>[]``, so no surface can read the words as markup or a link."""
+        return self._alt().translate(INERT)
+
+    def _alt(self) -> str:
         if self.empty:
             return f"{self.title}: no value chain yet; add its stages with capability add."
         teams = sum(len(lane.team_ids) for lane in self.lanes)
