@@ -59,7 +59,7 @@ _IDENTITY = (
     .where(Workspace.platform == bindparam("platform"), Workspace.external_id == bindparam("external_id"))
 )
 _IDENTITY_LOCKED = _IDENTITY.with_for_update(of=Workspace)
-_KEY_RESULT_IN_CYCLE = (
+_IN_CYCLE = (  # a key result with its objective and cycle, all of one workspace
     select(KeyResult, Objective, Cycle)
     .join(Objective, col(Objective.id) == KeyResult.objective_id)
     .join(Cycle, col(Cycle.id) == Objective.cycle_id)
@@ -67,20 +67,11 @@ _KEY_RESULT_IN_CYCLE = (
         KeyResult.workspace_id == bindparam("workspace_id"),
         Objective.workspace_id == bindparam("workspace_id"),
         Cycle.workspace_id == bindparam("workspace_id"),
-        KeyResult.number == bindparam("number"),
     )
 )
-_KEY_RESULTS_IN_CYCLE = (  # the same for several numbers at once (No change on a prompt's key results)
-    select(KeyResult, Objective, Cycle)
-    .join(Objective, col(Objective.id) == KeyResult.objective_id)
-    .join(Cycle, col(Cycle.id) == Objective.cycle_id)
-    .where(
-        KeyResult.workspace_id == bindparam("workspace_id"),
-        Objective.workspace_id == bindparam("workspace_id"),
-        Cycle.workspace_id == bindparam("workspace_id"),
-        col(KeyResult.number).in_(bindparam("numbers", expanding=True)),
-    )
-)
+_KEY_RESULT_IN_CYCLE = _IN_CYCLE.where(KeyResult.number == bindparam("number"))
+# the same for several numbers at once (No change on a prompt's key results)
+_KEY_RESULTS_IN_CYCLE = _IN_CYCLE.where(col(KeyResult.number).in_(bindparam("numbers", expanding=True)))
 _INSERT_CHECKIN = insert(CheckIn.__table__)  # type: ignore[attr-defined]
 _MOVE_KEY_RESULT = (
     update(KeyResult.__table__)  # type: ignore[attr-defined]
