@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
 from typing import Literal
 from zoneinfo import ZoneInfo
 
@@ -77,6 +78,15 @@ def quarter_of(day: dt.date) -> tuple[str, dt.date, dt.date]:
     first = dt.date(day.year, 3 * q + 1, 1)
     last = (dt.date(day.year + 1, 1, 1) if q == 3 else dt.date(day.year, 3 * q + 4, 1)) - dt.timedelta(days=1)
     return f"{day.year}-Q{q + 1}", first, last
+
+
+def quarter_named(name: str) -> tuple[dt.date, dt.date] | None:
+    """The first and last day of the calendar quarter called ``name`` (``2027-Q1``), else None."""
+    match = re.fullmatch(r"(\d{4})-Q([1-4])", name, re.IGNORECASE)
+    if match is None:
+        return None
+    _, first, last = quarter_of(dt.date(int(match.group(1)), 3 * int(match.group(2)) - 2, 1))
+    return first, last
 
 
 def period_key(instant: dt.datetime, timezone: str) -> str:

@@ -136,6 +136,8 @@ class Objective(SQLModel, table=True):
     kind: str = Field(default="committed", max_length=16)  # committed | aspirational
     archived: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
+    #: The objective of an earlier cycle this one was carried over from (``cycle close --carry-to``).
+    carried_from_id: int | None = Field(default=None, foreign_key="objective.id", index=True)
 
 
 class KeyResult(SQLModel, table=True):
@@ -157,6 +159,8 @@ class KeyResult(SQLModel, table=True):
     archived: bool = False
     created_at: dt.datetime = Field(default_factory=utcnow)
     updated_at: dt.datetime = Field(default_factory=utcnow)
+    #: The unfinished key result of an earlier cycle this one continues.
+    carried_from_id: int | None = Field(default=None, foreign_key="key_result.id", index=True)
 
 
 class CheckIn(SQLModel, table=True):

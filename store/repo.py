@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import and_, bindparam, case, func, insert, text, update
+from sqlalchemy import and_, bindparam, case, func, insert, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -393,6 +393,7 @@ class Repo:
         team_id: int | None = None,
         capability_ids: Sequence[int] | None = None,
         cycle_id: int | None = None,
+        cycle_ids: Sequence[int] | None = None,
         ids: Sequence[int] | None = None,
         include_archived: bool = False,
     ) -> list[Objective]:
@@ -403,6 +404,8 @@ class Repo:
             query = query.where(col(Objective.capability_id).in_(capability_ids))
         if cycle_id is not None:
             query = query.where(Objective.cycle_id == cycle_id)
+        if cycle_ids is not None:
+            query = query.where(col(Objective.cycle_id).in_(cycle_ids))
         if ids is not None:
             query = query.where(col(Objective.id).in_(ids))
         if not include_archived:
@@ -556,6 +559,27 @@ class Repo:
         if self.session.info.get(AUTOCOMMIT):
             raise NeedsTransaction
         await self.session.exec(_LOCK, params={"workspace_id": self.workspace_id})
+
+    async def carry_links(self, row: Objective | KeyResult) -> tuple[list[tuple[int, str]], list[tuple[int, str]]]:
+        """Where ``row`` was carried over from, and where to: the number and cycle name of each."""
+        linked = or_(col(type(row).id) == row.carried_from_id, col(type(row).carried_from_id) == row.id)
+        if isinstance(row, KeyResult):
+            query = (
+                select(KeyResult.id, KeyResult.number, Cycle.name)
+                .join(Objective, col(Objective.id) == KeyResult.objective_id)
+                .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+                .where(KeyResult.workspace_id == self.workspace_id, linked)
+            )
+        else:
+            query = (
+                select(Objective.id, Objective.number, Cycle.name)
+                .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+                .where(Objective.workspace_id == self.workspace_id, linked)
+            )
+        rows = (await self.session.exec(query.order_by(col(Cycle.starts_on)))).all()
+        came = [(n, name) for i, n, name in rows if i == row.carried_from_id]
+        went = [(n, name) for i, n, name in rows if i != row.carried_from_id]
+        return came, went
 
     async def key_result(self, number: int) -> KeyResult | None:
         return await self._one(select(KeyResult).where(KeyResult.number == number))

@@ -138,7 +138,7 @@ async def test_cycle_close_is_for_admins(ok, refused):
     await refused("bob", "cycle close 2027-H1", "Only a workspace admin may close a cycle")
     await ok("alice", "cycle close 2027-H1", "Closed cycle 2027-H1")
     assert "2027-H1: 2027-01-01 to 2027-06-30 · closed" in (await ok("bob", "cycle list")).text
-    await refused("alice", "cycle close 2027-H1", "already closed")
+    await refused("alice", "cycle close 2027-H1", "is closed already")
     await refused("alice", "cycle close nope", 'There is no cycle "nope"')
 
 
@@ -148,8 +148,11 @@ async def test_a_closed_cycle_takes_no_more_check_ins(ok, refused):
     await ok("alice", 'objective add "Grow" --team growth --cycle 2026-H2')
     await ok("alice", 'kr add O-1 "Active teams" --target 100')
     await ok("alice", "cycle close 2026-H2")
-    await refused("alice", "checkin KR-1 40 7", "Cycle 2026-H2 is closed", "grade it instead")
-    await ok("alice", "grade KR-1 0.4", "Graded KR-1")
+    await refused("alice", "checkin KR-1 40 7", "Cycle 2026-H2 is closed", "takes no more check-ins")
+    await refused("alice", "grade KR-1 0.4", "Cycle 2026-H2 is closed", "keeps the score it had")
+    await refused("alice", 'kr add O-1 "Late" --target 3', "Cycle 2026-H2 of O-1 is closed")
+    await refused("alice", 'objective add "Late" --team growth --cycle 2026-H2', "Cycle 2026-H2 is closed")
+    await refused("alice", "no change KR-1", "Cycle 2026-H2 is closed")
 
 
 # objectives ----------------------------------------------------------------------------------
@@ -216,6 +219,7 @@ async def test_objective_options(ok, chat):
         "archived": False,
         "capability": "deliver",
         "parent": "O-1",
+        "carried_from": None,
     }
 
 

@@ -70,7 +70,7 @@ async def _may_check_in(ctx: Ctx, kr: KeyResult, objective: Objective, cycle: Cy
     if kr.archived:
         raise UserError(f"KR-{kr.number} is archived; check in on an active key result.")
     if cycle.closed:
-        raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins; grade it instead.")
+        raise UserError(f"Cycle {cycle.name} is closed, so KR-{kr.number} takes no more check-ins.")
 
 
 async def record(

@@ -31,6 +31,7 @@ class _Snapshot:
     objectives: list[Objective]
     krs: list[KeyResult]
     numbers: dict[int | None, int]  # objective id → the n of its O-n
+    kr_numbers: dict[int | None, int]  # key result id → the n of its KR-n
 
     def who(self, member_id: int | None) -> str | None:
         """A person as the files name them: by their id on the platform."""
@@ -50,6 +51,7 @@ async def _snapshot(ctx: Ctx) -> _Snapshot:
         objectives=objectives,
         krs=krs,
         numbers={o.id: o.number for o in objectives},
+        kr_numbers={kr.id: kr.number for kr in krs},
     )
 
 
@@ -148,6 +150,7 @@ def _objective_json(s: _Snapshot, o: Objective) -> dict[str, Any]:
         "archived": o.archived,
         "capability": s.capabilities[o.capability_id].key if o.capability_id in s.capabilities else None,
         "parent": f"O-{s.numbers[o.parent_id]}" if o.parent_id in s.numbers else None,
+        "carried_from": f"O-{s.numbers[o.carried_from_id]}" if o.carried_from_id in s.numbers else None,
     }
 
 
@@ -164,15 +167,15 @@ def _key_result_json(s: _Snapshot, kr: KeyResult) -> dict[str, Any]:
         "confidence": kr.confidence,
         "score": kr.score,
         "archived": kr.archived,
+        "carried_from": f"KR-{s.kr_numbers[kr.carried_from_id]}" if kr.carried_from_id in s.kr_numbers else None,
     }
 
 
 def _check_ins_json(s: _Snapshot, check_ins: list[CheckIn]) -> list[dict[str, Any]]:
     """The history of the exported key results, oldest first."""
-    kr_numbers = {kr.id: kr.number for kr in s.krs}
     return [
         {
-            "key_result": f"KR-{kr_numbers[c.key_result_id]}",
+            "key_result": f"KR-{s.kr_numbers[c.key_result_id]}",
             "member": s.who(c.member_id),
             "value": c.value,
             "confidence": c.confidence,
@@ -181,7 +184,7 @@ def _check_ins_json(s: _Snapshot, check_ins: list[CheckIn]) -> list[dict[str, An
             "source": c.source,
         }
         for c in check_ins
-        if c.key_result_id in kr_numbers
+        if c.key_result_id in s.kr_numbers
     ]
 
 

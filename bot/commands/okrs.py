@@ -91,6 +91,11 @@ async def kr_add(
     parent = await ctx.objective(objective[1])
     if parent.archived:
         raise UserError(f"O-{parent.number} is archived; key results go on active objectives.")
+    cycle = await ctx.repo.cycle_by_id(parent.cycle_id)
+    if cycle is not None and cycle.closed:
+        raise UserError(
+            f"Cycle {cycle.name} of O-{parent.number} is closed; add key results to an objective of an open cycle."
+        )
     owner_row = await ctx.member(owner.external_id, owner.name) if owner else ctx.actor
     kr = await ctx.repo.add(
         KeyResult(
@@ -131,11 +136,14 @@ async def kr_add(
     writes=True,
 )
 async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
-    row = await ctx.key_result(kr[1])
-    objective = await ctx.objective_by_id(row.objective_id)
+    row, objective, cycle = await ctx.key_result_in_cycle(kr[1])
     await require_key_result(ctx, row, objective, "grade")
     if row.archived:
         raise UserError(f"KR-{row.number} is archived; it can no longer be graded.")
+    if cycle.closed:
+        raise UserError(
+            f"Cycle {cycle.name} is closed, so KR-{row.number} keeps the score it had; grade before closing."
+        )
     row.score = score
     await ctx.repo.save(row)
     verdict = ""

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 
+from bot.carry import carry_over, destination, kr_score
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.grammar import CYCLE, KEY, Arg, Date, Flag, Integer, Title, command
@@ -136,21 +138,60 @@ async def cycle_add(ctx: Ctx, name: str, start: dt.date, end: dt.date) -> Messag
     return Message.of(Text((f"Added cycle {name}, {start} to {end}.",)))
 
 
-@command("cycle list", "", "The cycles, oldest first.")
+@command("cycle list", "", "The cycles, oldest first; a closed one with its average score.")
 async def cycle_list(ctx: Ctx) -> Message:
     cycles = await ctx.repo.cycles()
     if not cycles:
         return Message.of(Text(("No cycles yet: the current quarter is created with the first objective.",)))
-    rows = tuple((c.name, (f"{c.starts_on} to {c.ends_on}" + (" · closed" if c.closed else ""),)) for c in cycles)
-    return Message.of(Header(("Cycles",)), Fields(rows))
+    closed = [row_id(c) for c in cycles if c.closed]
+    objectives = await ctx.repo.objectives(cycle_ids=closed) if closed else []
+    krs = await ctx.repo.key_results(objective_ids=[row_id(o) for o in objectives]) if objectives else []
+    cycle_of = {row_id(o): o.cycle_id for o in objectives}
+    scores: dict[int, list[float]] = defaultdict(list)
+    for kr in krs:
+        scores[cycle_of[kr.objective_id]].append(kr_score(kr))
+
+    def line(c: Cycle) -> str:
+        text = f"{c.starts_on} to {c.ends_on}"
+        if not c.closed:
+            return text
+        got = scores.get(row_id(c))
+        return text + (f" · closed · average score {sum(got) / len(got):.2f}" if got else " · closed")
+
+    return Message.of(Header(("Cycles",)), Fields(tuple((c.name, (line(c),)) for c in cycles)))
 
 
-@command("cycle close", "<name>", "Close a cycle (admins).", Arg("name", CYCLE), writes=True)
-async def cycle_close(ctx: Ctx, name: str) -> Message:
+@command(
+    "cycle close",
+    "<name> [--carry-to <next>]",
+    "Close a cycle (admins); --carry-to copies its unfinished key results into the next cycle.",
+    Arg("name", CYCLE),
+    writes=True,
+    carry_to=Flag(CYCLE),
+)
+async def cycle_close(ctx: Ctx, name: str, carry_to: str | None = None) -> Message:
     require_admin(ctx, "close a cycle")
     cycle = await ctx.cycle(name)
     if cycle.closed:
-        raise UserError(f"Cycle {name} is already closed.")
+        raise UserError(f"Cycle {cycle.name} is closed already.")
+    target = await destination(ctx, cycle, carry_to) if carry_to else None
     cycle.closed = True
     await ctx.repo.save(cycle)
-    return Message.of(Text((f"Closed cycle {name}.",)), Context(("Grade its key results with grade KR-n <0.0-1.0>.",)))
+    if target is None:
+        return Message.of(Text((f"Closed cycle {cycle.name}.",)), Context(("`cycle review` shows how it went.",)))
+    carried = await carry_over(ctx, cycle, target)
+    if not carried.objectives:
+        return Message.of(
+            Text(
+                (f"Closed cycle {cycle.name}; every key result was finished, so nothing was carried to {target.name}.",)
+            )
+        )
+    count = len(carried.key_results)
+    blocks: list[Block] = [
+        Text((f"Closed cycle {cycle.name} and carried {count} unfinished key result{'s' if count != 1 else ''} "
+              f"of {len(carried.objectives)} objective{'s' if len(carried.objectives) != 1 else ''} to {target.name}:",)),
+    ]  # fmt: skip
+    for old, new in carried.objectives:
+        moved = ", ".join(f"KR-{k.number} → KR-{c.number}" for k, c in carried.key_results if c.objective_id == new.id)
+        blocks.append(Context(spans(f"O-{old.number} → O-{new.number} ", UserText(new.title), f" ({moved})")))
+    return Message.of(*blocks)

@@ -18,7 +18,7 @@ from bot.views import (
     objective_summary,
     objectives_view,
 )
-from store.models import Objective, row_id
+from store.models import KeyResult, Objective, row_id
 
 HISTORY_SHOWN = 10
 
@@ -94,6 +94,7 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
         Header(spans(f"KR-{kr.number} ", UserText(kr.title))),
         kr_line(kr, catalog.person(kr.owner_id)),
         Fields(tuple(fields)),
+        *await _carried(ctx, kr, "KR"),
     ]
     history = await ctx.repo.check_ins(row_id(kr), limit=HISTORY_SHOWN)
     people = {m.id: m for m in await ctx.repo.members(list({c.member_id for c in history}))}
@@ -115,10 +116,19 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
     return Message.of(*blocks)
 
 
+async def _carried(ctx: Ctx, row: Objective | KeyResult, prefix: str) -> list[Block]:
+    """Where a carried-over objective or key result came from, and where it went."""
+    came, went = await ctx.repo.carry_links(row)
+    lines = [f"Carried from {prefix}-{n} of {cycle}" for n, cycle in came]
+    lines += [f"Carried to {prefix}-{n} of {cycle}" for n, cycle in went]
+    return [Context(("; ".join(lines) + ".",))] if lines else []
+
+
 async def _show_objective(ctx: Ctx, objective: Objective) -> Message:
     catalog = await Catalog.load(ctx.repo, [objective])
     blocks: list[Block] = [Header(spans(f"O-{objective.number} ", UserText(objective.title)))]
     blocks.extend(objective_blocks(objective, catalog)[1:])
+    blocks.extend(await _carried(ctx, objective, "O"))
     avg = average_progress(catalog.krs.get(row_id(objective), []))
     if avg is not None:
         blocks.append(Context((f"Average progress {round(avg * 100)}%",)))
