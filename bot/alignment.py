@@ -227,7 +227,9 @@ async def _gaps(
 
 async def scheduled_digest(session: Session, schedule: Schedule, now: dt.datetime) -> Message | None:
     """The digest a subscription posts (its team's, or the organisation's), for the whole channel;
-    None when there is nothing to post (the team is gone, or there is no cycle yet)."""
+    None when there is nothing to post (the team is gone, or there is no cycle yet). In the week
+    after a cycle ends (its last day within the seven days before the schedule's today), the
+    review of that cycle takes the digest's place: the week people look back, not at a new start."""
     space = await workspace(session, schedule.workspace_id)
     if space is None:
         return None
@@ -236,7 +238,13 @@ async def scheduled_digest(session: Session, schedule: Schedule, now: dt.datetim
     team = await repo.team_by_id(schedule.team_id) if schedule.team_id is not None else None
     if schedule.team_id is not None and team is None:
         return None
-    message = await (team_digest(ctx, team) if team is not None else organisation(ctx))
+    from bot.review import just_ended, review
+
+    ended = await just_ended(ctx)
+    if ended is not None:
+        message = await review(ctx, ended, team)
+    else:
+        message = await (team_digest(ctx, team) if team is not None else organisation(ctx))
     if message.is_error:
         log.info("no digest for schedule %s: %s", schedule.id, message.text[:200])
         return None

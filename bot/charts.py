@@ -48,3 +48,47 @@ def render(title: str, series: Series, weeks: int) -> bytes:
 
 async def render_async(title: str, series: Series, weeks: int) -> bytes:
     return await asyncio.to_thread(render, title, series, weeks)
+
+
+ReviewBars = dict[str, tuple[float | None, float | None]]  # team → (committed, aspirational) score
+
+
+def render_review(title: str, bars: ReviewBars) -> bytes:
+    """A PNG of the cycle review: per team, the average score of its committed key results and of
+    its aspirational ones, side by side, against the 0.7 line aspirational objectives aim for.
+    The two kinds differ in colour and in hatch, so they stay apart in grey too. CPU work: run it
+    in a thread (``asyncio.to_thread``)."""
+    figure = Figure(figsize=(8, 5), dpi=100)
+    axes = figure.subplots()
+    teams = list(bars)
+    width = 0.38
+    for offset, index, label, colour, hatch in (
+        (-width / 2, 0, "committed", "#1264a3", "//"),
+        (width / 2, 1, "aspirational", "#ecb22e", ".."),
+    ):
+        drawn = [(i + offset, value) for i, team in enumerate(teams) if (value := bars[team][index]) is not None]
+        axes.bar(
+            [x for x, _ in drawn],
+            [h for _, h in drawn],
+            width,
+            label=label,
+            color=colour,
+            hatch=hatch,
+            edgecolor="#1d1c1d",
+        )
+    axes.axhline(0.7, color="#e01e5a", linestyle="--", linewidth=2, label="0.7 aspirational success")
+    axes.set_xticks(range(len(teams)), teams, fontsize=12)
+    axes.set_xlim(-0.6, max(len(teams), 1) - 0.4)
+    axes.set_ylim(0, 1.3)  # room above 1.0 for the legend
+    axes.set_yticks([0, 0.2, 0.4, 0.6, 0.8, 1.0])
+    axes.set_ylabel("average score", fontsize=12)
+    axes.tick_params(axis="y", labelsize=12)
+    axes.grid(axis="y", alpha=0.3)
+    if not teams:
+        axes.text(0.5, 0.5, "no key results", transform=axes.transAxes, ha="center", fontsize=14)
+    axes.legend(loc="upper center", fontsize=11, ncols=3)
+    figure.suptitle(title, fontsize=14)
+    figure.tight_layout()
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from bot.cache import ReadCache
 from bot.command import Command, Platform, WorkspaceRef
-from bot.commands import alignment, checkin, data, help, okrs, org, reading, schedule  # noqa: F401  (registers every command)
+from bot.commands import alignment, checkin, data, help, okrs, org, reading, review, schedule  # noqa: F401  (registers every command)
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError

@@ -67,6 +67,7 @@ async def test_unfinished_work_is_carried_with_its_parent_link(ok, chat) -> None
     assert "Carried" not in (await ok("alice", "show O-3")).text
     old = (await ok("bob", "show KR-1")).text
     assert "2026" in old and "· 25 · confidence 6" in old and "Score" not in old
+    assert "[Check in" not in old  # a closed cycle's key result offers no check-in
 
     export = json.loads(next(b for b in (await ok("alice", "export json")).blocks if isinstance(b, File)).content)
     objectives = {o["id"]: o for o in export["objectives"]}

@@ -111,7 +111,7 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
                 )
             )
         )
-    if not kr.archived:
+    if not kr.archived and not cycle.closed:
         blocks.append(Actions((checkin_button(kr),)))
     return Message.of(*blocks)
 
