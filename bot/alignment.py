@@ -12,6 +12,7 @@ from bot.context import Ctx
 from bot.digest import current_cycle, stage_map, team_digest
 from bot.messages import Block, Context, Divider, Fields, Header, Message, Span, Spans, Text, UserText, spans
 from bot.progress import WEEK, CycleClock
+from bot.review import just_ended, review
 from bot.scales import confidence_colour, progress
 from bot.valuemap import map_image
 from bot.views import Catalog, kr_line
@@ -238,8 +239,6 @@ async def scheduled_digest(session: Session, schedule: Schedule, now: dt.datetim
     team = await repo.team_by_id(schedule.team_id) if schedule.team_id is not None else None
     if schedule.team_id is not None and team is None:
         return None
-    from bot.review import just_ended, review
-
     ended = await just_ended(ctx)
     if ended is not None:
         message = await review(ctx, ended, team)

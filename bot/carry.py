@@ -14,7 +14,8 @@ from dataclasses import dataclass
 
 from bot.context import Ctx
 from bot.errors import UserError
-from bot.scales import CONFIDENCE_START, progress, quarter_named, score
+from bot.scales import CONFIDENCE_START, quarter_named
+from bot.views import kr_score
 from store.models import Cycle, KeyResult, Objective, row_id
 
 
@@ -22,10 +23,6 @@ from store.models import Cycle, KeyResult, Objective, row_id
 class Carried:
     objectives: list[tuple[Objective, Objective]]  # (original, copy)
     key_results: list[tuple[KeyResult, KeyResult]]
-
-
-def kr_score(kr: KeyResult) -> float:
-    return score(progress(kr.start, kr.target, kr.current), kr.score)
 
 
 def unfinished(kr: KeyResult) -> bool:

@@ -15,6 +15,8 @@ matplotlib.use("Agg")  # no display needed, and no GUI toolkit imported
 
 from matplotlib.figure import Figure
 
+from bot.scales import ASPIRATIONAL_SUCCESS
+
 Series = dict[str, list[tuple[int, float, float]]]  # label → (week, progress 0-1, confidence 0-10)
 
 
@@ -76,7 +78,8 @@ def render_review(title: str, bars: ReviewBars) -> bytes:
             hatch=hatch,
             edgecolor="#1d1c1d",
         )
-    axes.axhline(0.7, color="#e01e5a", linestyle="--", linewidth=2, label="0.7 aspirational success")
+    axes.axhline(ASPIRATIONAL_SUCCESS, color="#e01e5a", linestyle="--", linewidth=2,
+                 label=f"{ASPIRATIONAL_SUCCESS} aspirational success")  # fmt: skip
     axes.set_xticks(range(len(teams)), teams, fontsize=12)
     axes.set_xlim(-0.6, max(len(teams), 1) - 0.4)
     axes.set_ylim(0, 1.3)  # room above 1.0 for the legend

@@ -14,13 +14,12 @@ import datetime as dt
 from collections import defaultdict
 from dataclasses import dataclass
 
-from bot.carry import kr_score
 from bot.context import Ctx, zone
 from bot.digest import current_cycle, stage_map
 from bot.messages import Block, Context, Divider, Header, Image, Message, Span, Spans, Text, UserText, spans
 from bot.progress import CycleClock
 from bot.scales import ASPIRATIONAL_SUCCESS, is_success
-from bot.views import kr_ref, mention
+from bot.views import kr_ref, kr_score, mention
 from store import reports
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id
 

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from bot.messages import Block, Button, Context, Divider, Header, Mention, Progress, Spans, Text, UserText, spans
-from bot.scales import confidence_colour, confidence_word, number, progress
+from bot.scales import confidence_colour, confidence_word, number, progress, score
 from store.models import Capability, Cycle, KeyResult, Member, Objective, Team, row_id
 from store.repo import Repo
 
@@ -91,6 +91,11 @@ def kr_detail(kr: KeyResult) -> str:
 
 def kr_progress(kr: KeyResult) -> float:
     return progress(kr.start, kr.target, kr.current)
+
+
+def kr_score(kr: KeyResult) -> float:
+    """The key result's end-of-cycle score: its grade when given, else its progress."""
+    return score(kr_progress(kr), kr.score)
 
 
 def kr_line(kr: KeyResult, owner: Spans) -> Progress:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from bot.carry import carry_over, destination, kr_score
+from bot.carry import carry_over, destination
 from bot.context import Ctx
 from bot.errors import UserError
 from bot.grammar import CYCLE, KEY, Arg, Date, Flag, Integer, Title, command
 from bot.messages import Block, Context, Fields, Header, Message, Text, UserText, spans
 from bot.permissions import require_admin
-from bot.views import mention
+from bot.views import kr_score, mention
 from store.models import Capability, Cycle, Team, TeamMembership, row_id
 
 NAME = Title('"<name>"', "name")
