@@ -16,7 +16,8 @@ from bot.commands import alignment, checkin, data, help, okrs, org, reading, rev
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError
-from bot.forms import FormErrors, one_key_result, submit_checkins
+from bot.forms import FormErrors, FormRequest, one_key_result, submit_checkins
+from bot.grading import submit_grades
 from bot.grammar import REGISTRY, parse
 from bot.messages import Message
 from store.db import WRITES, Conflict, Database, Session
@@ -36,6 +37,8 @@ PEOPLE = 4096  # who asked (store.repo.Seen), kept under the revision they were 
 LONG_READS = frozenset({"digest", "export", "tree"})
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
 #: The first words of okrbot's commands: the only ones an observer is told (labels stay few).
+FORMS = frozenset({"checkin", "grade"})  # the forms a surface may submit (bot.forms.FormRequest)
+CHECKIN = FormRequest("checkin")
 COMMAND_WORDS = frozenset(words[0] for words in REGISTRY)
 
 Clock = Callable[[], dt.datetime]
@@ -128,12 +131,12 @@ class Bot:
             self._tell(Answered(command.source, word, outcome_of(message), time.perf_counter() - started))
         return message
 
-    async def checkin_form(self, command: Command, ref: str | None = None) -> Message:
-        """The person's check-in form (what ``checkin`` alone answers), cut to ``ref``'s key result
-        when it names one of theirs; otherwise the whole form, with a note saying so, so that a
-        progress line's "Check in" leads somewhere on every surface."""
-        message = await self.handle(dataclasses.replace(command, text="checkin"))
-        return one_key_result(message, ref) if ref else message
+    async def form(self, command: Command, request: FormRequest = CHECKIN) -> Message:
+        """The person's check-in or grading form (what ``checkin`` or ``grade`` alone answers), cut
+        to the request's key result when it names one of theirs; otherwise the whole form, with a
+        note saying so, so that a progress line's "Check in" leads somewhere on every surface."""
+        message = await self.handle(dataclasses.replace(command, text=request.action))
+        return one_key_result(message, request.ref) if request.ref else message
 
     async def _answer(self, command: Command) -> Message:
         try:
@@ -177,12 +180,15 @@ class Bot:
         return reply
 
     async def _submit(self, command: Command, action: str, values: Mapping[str, str]) -> FormReply:
-        if action != "checkin":
+        if action not in FORMS:
             return FormReply(Message.error(f'okrbot has no form called "{action[:40]}".'))
         try:
-            message = await self._run(
-                command, True, lambda ctx: submit_checkins(ctx, values, source=command.source), locks_late=True
-            )
+            if action == "checkin":
+                message = await self._run(
+                    command, True, lambda ctx: submit_checkins(ctx, values, source=command.source), locks_late=True
+                )
+            else:
+                message = await self._run(command, True, lambda ctx: submit_grades(ctx, values))
             return FormReply(message)
         except FormErrors as exc:
             return FormReply(Message.of(exc.form), errors=exc.errors)

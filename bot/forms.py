@@ -7,6 +7,7 @@ shown again), so a person never wonders which half of their check-in was saved.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,9 +21,9 @@ from bot.messages import Context, Form, Message, Text, spans
 from bot.views import kr_line, mention
 from store.models import KeyResult
 
-_FIELD = re.compile(r"KR-(\d{1,9})\.(value|confidence|note)")
-#: ``checkin`` or ``checkin KR-7`` with no value: a request for the form, not a check-in.
-_FORM_REQUEST = re.compile(r"\s*checkin(?:\s+(KR-\d{1,9}))?\s*", re.IGNORECASE)
+_FIELD = re.compile(r"KR-(\d{1,9})\.(value|confidence|note|score)")
+#: ``checkin`` or ``grade KR-7`` with no value: a request for the form, not a check-in or a grade.
+_FORM_REQUEST = re.compile(r"\s*(checkin|grade)(?:\s+(KR-\d{1,9}))?\s*", re.IGNORECASE)
 
 
 class FormErrors(UserError):
@@ -42,7 +43,14 @@ class Answer:
     note: str
 
 
-def _convert(kind: Kind, text: str, field: str, errors: dict[str, str]) -> Any:
+def field_numbers(values: Mapping[str, str], parts: tuple[str, ...] = ("value", "confidence", "note")) -> list[int]:
+    """The key result numbers a submitted form has fields for (``KR-7.value`` → 7), in order."""
+    found = (_FIELD.fullmatch(key) for key in values)
+    return sorted({int(m.group(1)) for m in found if m and m.group(2) in parts})
+
+
+def parse_field(kind: Kind, text: str, field: str, errors: dict[str, str]) -> Any:
+    """``text`` as ``kind`` reads it, or None with the sentence saying why put in ``errors``."""
     try:
         return kind.convert(Token(text.strip(), False, 0, len(text)))
     except ValueError as exc:
@@ -55,7 +63,7 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
 
     Like a typed check-in it locks the workspace only as it writes (:func:`record`): a key
     result that changed since it was read is read again, under the lock, before it is written."""
-    numbers = sorted({int(m.group(1)) for key in values if (m := _FIELD.fullmatch(key))})
+    numbers = field_numbers(values)
     if not numbers:
         raise UserError("The form came back empty; type checkin to get a new one.")
     errors: dict[str, str] = {}
@@ -71,8 +79,8 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
         if not raw_value:
             errors[f"{ref}.value"] = f"Give {ref} a value, like 42."
             continue
-        value = _convert(Number("<value>", "value"), raw_value, f"{ref}.value", errors)
-        confidence = _convert(CONFIDENCE, raw_confidence, f"{ref}.confidence", errors) if raw_confidence else None
+        value = parse_field(Number("<value>", "value"), raw_value, f"{ref}.value", errors)
+        confidence = parse_field(CONFIDENCE, raw_confidence, f"{ref}.confidence", errors) if raw_confidence else None
         if len(note) > MAX_NOTE:
             errors[f"{ref}.note"] = f"The note is {len(note)} characters long; the most is {MAX_NOTE}."
         if value is not None:
@@ -93,7 +101,7 @@ async def submit_checkins(ctx: Ctx, values: Mapping[str, str], *, source: str) -
 
 
 def one_key_result(message: Message, ref: str) -> Message:
-    """The check-in form cut down to ``ref``'s inputs (a progress line's Check in button); the
+    """The check-in (or grading) form cut down to ``ref``'s inputs (a progress line's Check in button); the
     whole form, said so, when ``ref`` is not among the person's own active key results, so the
     button still leads somewhere."""
     ref = ref.upper()
@@ -104,16 +112,24 @@ def one_key_result(message: Message, ref: str) -> Message:
     if not groups:
         note = Context((f"{ref} is not one of your active key results, so here are the ones that are.",))
         return Message(blocks=(note, *message.blocks), visibility=message.visibility)
-    cut = Form(form.title, groups, form.submit_label, form.action)
+    cut = dataclasses.replace(form, groups=groups)
     blocks = tuple(cut if block is form else block for block in message.blocks)
     return Message(blocks=blocks, visibility=message.visibility, is_error=message.is_error)
 
 
-def checkin_target(text: str) -> str | None:
-    """What a surface's "Check in" (a button, ``/okr checkin KR-7``) asks for: "" for the whole
-    form, "KR-7" for that key result's part; None when ``text`` is anything else (a typed
-    check-in with a value goes to the core as a command)."""
+@dataclass(frozen=True, slots=True)
+class FormRequest:
+    """What a surface's "Check in" or "Grade" asks for: the form, whole (``ref`` "") or cut to
+    one key result's part (``ref`` "KR-7")."""
+
+    action: str  # "checkin" or "grade": the command that, alone, answers with the form
+    ref: str = ""
+
+
+def form_request(text: str) -> FormRequest | None:
+    """``checkin``, ``checkin KR-7``, ``grade``, ``grade KR-7``: a request for a form; None for
+    anything else (a typed check-in or grade with a value goes to the core as a command)."""
     match = _FORM_REQUEST.fullmatch(text)
     if match is None:
         return None
-    return (match.group(1) or "").upper()
+    return FormRequest(match.group(1).lower(), (match.group(2) or "").upper())

@@ -179,6 +179,8 @@ class Form:
     groups: tuple[FormGroup, ...]
     submit_label: str
     action: str  # the name of the form, e.g. "checkin"
+    #: Where a surface holds fewer groups than the form has: what to say, then the command to type.
+    rest: tuple[str, str] = ("check in on the rest with", "checkin KR-n <value>")
 
     def plain(self) -> str:
         lines = [self.title]

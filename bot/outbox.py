@@ -13,14 +13,24 @@ import datetime as dt
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Literal
+from typing import Generic, Literal, Protocol, TypeVar
 
 from bot.messages import Message, decode, encode
 from store import outbox
 from store.db import Session
-from store.rhythm import Owner
+from store.models import Member
 
-DeliveryKind = Literal["prompt", "reminder", "digest", "nudge"]
+DeliveryKind = Literal["prompt", "reminder", "digest", "nudge", "grading"]
+
+
+class Recipient(Protocol):
+    """Whom a direct message of a period is for (store.rhythm's Owner, Grader)."""
+
+    @property
+    def member(self) -> Member: ...
+
+
+R = TypeVar("R", bound=Recipient)
 
 
 @dataclass(frozen=True)
@@ -55,11 +65,11 @@ async def enqueue(session: Session, workspace_id: int, rows: Sequence[Outgoing],
 
 
 @dataclass(frozen=True)
-class Fanout:
+class Fanout(Generic[R]):
     """What :func:`send_once` did: whom it queued a message for, who had one this period."""
 
-    queued: list[Owner]
-    repeated: list[Owner]
+    queued: list[R]
+    repeated: list[R]
     new: int  # rows written: fewer than ``queued`` when another instance wrote some meanwhile
 
 
@@ -68,10 +78,10 @@ async def send_once(
     workspace_id: int,
     kind: DeliveryKind,
     period: str,
-    owners: Sequence[Owner],
-    message: Callable[[Owner], Message],
+    owners: Sequence[R],
+    message: Callable[[R], Message],
     now: dt.datetime,
-) -> Fanout:
+) -> Fanout[R]:
     """Queue a direct message for each owner who has none of this kind this period yet: the one
     way prompts, reminders and nudges reach the outbox."""
     ids = [o.member.external_id for o in owners]

@@ -24,10 +24,10 @@ async def send(
     seconds: float = 120.0,
 ) -> tuple[int, Stats, int]:
     """Queue the current period's ``what`` now and send what can be sent: (queued, stats, still pending)."""
-    now = now or utcnow()
+    clock = utcnow if now is None else (lambda: now)  # a given ``now`` is the sending's time too
     schedules = await matching_schedules(db, what, team=team, workspace=workspace)
-    queued = await send_now(db, what, schedules, now)
-    stats = await Dispatcher(db, outbounds).drain(seconds=seconds)
+    queued = await send_now(db, what, schedules, clock())
+    stats = await Dispatcher(db, outbounds, clock=clock).drain(seconds=seconds)
     async with db.read() as session:
         pending = await outbox.pending_count(session)
     return queued, stats, pending

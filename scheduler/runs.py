@@ -17,16 +17,17 @@ from zoneinfo import ZoneInfo
 from bot.alignment import scheduled_digest
 from bot.commands.checkin import prompt_message, reminder_message
 from bot.commands.schedule import CHECKIN_DEFAULT, REMIND_DEFAULT, is_zone
+from bot.grading import GRADING_DAYS, grading_days, grading_message
 from bot.outbox import Envelope, Outgoing, enqueue, send_once
 from bot.scales import period_key
 from scheduler.times import Rhythm, last_fire, shifted
 from store import outbox, rhythm
 from store.db import Database, Session
-from store.models import Member, Schedule
-from store.rhythm import Owner
+from store.models import Member, Schedule, row_id
+from store.rhythm import Grader, Owner
 
 log = logging.getLogger(__name__)
-JobKind = Literal["prompt", "reminder", "digest"]
+JobKind = Literal["prompt", "reminder", "digest", "grading"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,9 @@ class Job:
     @property
     def id(self) -> str:
         return f"okrbot:{self.kind}:{self.schedule_id}:{self.timezone}"
+
+
+DAILY = None  # a Rhythm's weekday for every day
 
 
 def effective_zone(member: Member, schedule: Schedule) -> str:
@@ -68,6 +72,7 @@ async def plan(db: Database, now: dt.datetime) -> list[Job]:
             jobs.append(Job("prompt", row.id, when, name))  # type: ignore[arg-type]
             if row.remind_after_hours:
                 jobs.append(Job("reminder", row.id, shifted(when, row.remind_after_hours), name))  # type: ignore[arg-type]
+            jobs.append(Job("grading", row.id, Rhythm(DAILY, row.time), name))  # type: ignore[arg-type]
     return jobs
 
 
@@ -123,6 +128,35 @@ async def run_reminders(
         return fanout.new
 
 
+# -- grading, in a cycle's last days -----------------------------------------------------------
+
+
+async def run_grading(
+    db: Database, schedule: Schedule, fire: dt.datetime, *, timezone: str | None, now: dt.datetime
+) -> int:
+    """Queue one message per owner and cycle ending within :data:`GRADING_DAYS` of the owner's
+    today, for those with key results of it left to grade and not away; how many were new."""
+    today = _today(fire, schedule.timezone)
+    first, last = today - dt.timedelta(days=1), today + dt.timedelta(days=GRADING_DAYS)  # a day's slack each way:
+    async with db.write() as session:  # the owners' own todays are checked below
+        found = await rhythm.graders(session, schedule.workspace_id, first, last, team_id=schedule.team_id)
+        chosen: dict[int, list[Grader]] = {}
+        for grader in found:
+            zone = effective_zone(grader.member, schedule)
+            local = _today(fire, zone)
+            if timezone is not None and zone != timezone:
+                continue
+            if grader.member.is_away(local) or not grading_days(grader.cycle, local):
+                continue
+            chosen.setdefault(row_id(grader.cycle), []).append(grader)
+        new = 0
+        for cycle_id, graders in chosen.items():
+            fanout = await send_once(session, schedule.workspace_id, "grading", f"c{cycle_id}", graders,
+                                     lambda g: grading_message(g.member, g.cycle, g.krs), now)  # fmt: skip
+            new += fanout.new
+        return new
+
+
 # -- digests -----------------------------------------------------------------------------------
 
 
@@ -149,7 +183,7 @@ async def run_digest(db: Database, schedule: Schedule, fire: dt.datetime, *, now
 
 # -- running by hand (okrbot send) -------------------------------------------------------------
 
-What = Literal["prompts", "reminders", "digests"]
+What = Literal["prompts", "reminders", "digests", "grading"]
 
 
 async def matching_schedules(
@@ -184,6 +218,8 @@ async def send_now(db: Database, what: What, schedules: Iterable[Schedule], now:
             queued += await run_prompts(db, schedule, now, timezone=None, now=now)
         elif what == "reminders":
             queued += await run_reminders(db, schedule, now, timezone=None, now=now)
+        elif what == "grading":
+            queued += await run_grading(db, schedule, now, timezone=None, now=now)
         else:
             queued += await run_digest(db, schedule, now, now=now)
     return queued

@@ -20,7 +20,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.cron import CronTrigger
 
 from scheduler.dispatch import Dispatcher
-from scheduler.runs import Job, plan, run_digest, run_prompts, run_reminders
+from scheduler.runs import Job, plan, run_digest, run_grading, run_prompts, run_reminders
 from scheduler.times import last_fire
 from store import rhythm
 from store.db import Database
@@ -95,6 +95,8 @@ class SchedulerService:
             queued = await run_prompts(self.db, schedule, fire, timezone=job.timezone, now=now)
         elif job.kind == "reminder":
             queued = await run_reminders(self.db, schedule, fire, timezone=job.timezone, now=now)
+        elif job.kind == "grading":
+            queued = await run_grading(self.db, schedule, fire, timezone=job.timezone, now=now)
         else:
             queued = await run_digest(self.db, schedule, fire, now=now)
         if queued:

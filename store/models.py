@@ -202,7 +202,7 @@ class Delivery(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     workspace_id: int = Field(foreign_key="workspace.id", index=True)
-    kind: str = Field(max_length=16)  # prompt | reminder | digest | nudge
+    kind: str = Field(max_length=16)  # prompt | reminder | digest | nudge | grading
     recipient: str = Field(max_length=128)
     period_key: str = Field(max_length=40)
     payload: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))

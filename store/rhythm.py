@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -25,14 +26,11 @@ class Owner:
     in_scope: bool = False  # owns a key result of the team (or one of the key results) asked about
 
 
-async def owners(
-    session: AsyncSession, workspace_id: int, today: dt.date, *, team_id: int | None = None, kr_ids: Iterable[int] = ()
-) -> list[Owner]:
-    """The owners of the team's (or the given key results', or every) active key results in the
-    open cycles holding ``today``, each with all their active key results, by key result number."""
-    query = (
-        select(KeyResult, Objective.team_id, Member)
-        .join(Objective, col(Objective.id) == KeyResult.objective_id)
+def _owned(query: Any, workspace_id: int) -> Any:
+    """``query`` over the workspace's active key results in open cycles, with their objective,
+    cycle and owner joined, by key result number."""
+    return (
+        query.join(Objective, col(Objective.id) == KeyResult.objective_id)
         .join(Cycle, col(Cycle.id) == Objective.cycle_id)
         .join(Member, col(Member.id) == KeyResult.owner_id)
         .where(
@@ -40,10 +38,18 @@ async def owners(
             col(KeyResult.archived).is_(False),
             col(Objective.archived).is_(False),
             col(Cycle.closed).is_(False),
-            Cycle.starts_on <= today,
-            Cycle.ends_on >= today,
         )
         .order_by(col(KeyResult.number))
+    )
+
+
+async def owners(
+    session: AsyncSession, workspace_id: int, today: dt.date, *, team_id: int | None = None, kr_ids: Iterable[int] = ()
+) -> list[Owner]:
+    """The owners of the team's (or the given key results', or every) active key results in the
+    open cycles holding ``today``, each with all their active key results, by key result number."""
+    query = _owned(select(KeyResult, Objective.team_id, Member), workspace_id).where(
+        Cycle.starts_on <= today, Cycle.ends_on >= today
     )
     wanted = set(kr_ids)
     found: dict[int, Owner] = {}
@@ -53,6 +59,32 @@ async def owners(
         if (wanted and kr.id in wanted) or (not wanted and (team_id is None or kr_team == team_id)):
             owner.in_scope = True
     return [o for o in found.values() if o.in_scope]
+
+
+@dataclass
+class Grader:
+    """An owner with key results left to grade in a cycle that ends soon: one message asks for all."""
+
+    member: Member
+    cycle: Cycle
+    krs: list[KeyResult] = field(default_factory=list)  # the active key results of the cycle without a score
+    in_scope: bool = False
+
+
+async def graders(
+    session: AsyncSession, workspace_id: int, first: dt.date, last: dt.date, *, team_id: int | None = None
+) -> list[Grader]:
+    """For each open cycle ending from ``first`` to ``last``, the owners of its ungraded active key
+    results (the team's, or anyone's), each with all their ungraded ones of that cycle, by number."""
+    query = _owned(select(KeyResult, Objective.team_id, Member, Cycle), workspace_id).where(
+        col(KeyResult.score).is_(None), Cycle.ends_on >= first, Cycle.ends_on <= last
+    )
+    found: dict[tuple[int, int], Grader] = {}
+    for kr, kr_team, member, cycle in (await session.exec(query)).all():
+        grader = found.setdefault((row_id(member), row_id(cycle)), Grader(member, cycle))
+        grader.krs.append(kr)
+        grader.in_scope = grader.in_scope or team_id is None or kr_team == team_id
+    return [g for g in found.values() if g.in_scope]
 
 
 async def checked_in_since(

@@ -76,8 +76,8 @@ def test_the_corpus_type_checks_against_slacks_block_kit() -> None:
         pytest.skip(why)
     blocks = [part["blocks"] for message in corpus() for part in slack.to_messages(message) if part.get("blocks")]
     views = [
-        slack.checkin_modal(checkin_form(_key_results(3)), {"channel": "D1"}),
-        slack.checkin_modal(checkin_form(_key_results(60)), {"channel": "D1"}),
+        slack.form_modal(checkin_form(_key_results(3)), {"channel": "D1"}),
+        slack.form_modal(checkin_form(_key_results(60)), {"channel": "D1"}),
         slack.home_view(corpus()[:3]),
     ]
     assert checks.block_kit_errors(blocks, views) == []

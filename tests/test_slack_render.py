@@ -6,7 +6,7 @@ import json
 
 from adapters.slack import render, translate
 from bot.commands.checkin import CHOICES
-from bot.forms import checkin_target
+from bot.forms import FormRequest, form_request
 from bot.messages import (
     Actions,
     Button,
@@ -123,8 +123,8 @@ def form(error: str | None = None) -> Form:
 
 
 def test_checkin_modal_follows_the_view_schema():
-    view = render.checkin_modal(form(), {"channel": "C1"})
-    assert view["type"] == "modal" and view["callback_id"] == render.CHECKIN_CALLBACK
+    view = render.form_modal(form(), {"channel": "C1"})
+    assert view["type"] == "modal" and view["callback_id"] == render.FORM_CALLBACKS["checkin"]
     assert len(view["title"]["text"]) <= 24 and json.loads(view["private_metadata"]) == {"channel": "C1"}
     inputs = {b["block_id"]: b for b in view["blocks"] if b["type"] == "input"}
     number = inputs["KR-7.value"]["element"]
@@ -176,10 +176,13 @@ def test_actor_from_users_info():
     assert (actor.display_name, actor.timezone, actor.is_platform_admin) == ("Alice", "Europe/Paris", True)
 
 
-def test_checkin_target():
-    assert checkin_target("checkin") == ""
-    assert checkin_target("checkin kr-7") == "KR-7"
-    assert checkin_target("checkin KR-7 40") is None
+def test_form_request():
+    assert form_request("checkin") == FormRequest("checkin", "")
+    assert form_request("checkin kr-7") == FormRequest("checkin", "KR-7")
+    assert form_request(" Grade ") == FormRequest("grade", "")
+    assert form_request("grade KR-3") == FormRequest("grade", "KR-3")
+    assert form_request("checkin KR-7 40") is None
+    assert form_request("grade KR-7 0.5") is None
 
 
 def test_a_button_answered_in_place_has_its_own_action():

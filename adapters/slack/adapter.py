@@ -35,7 +35,7 @@ from adapters.slack.installations import InstallationStore, SeenEvents
 from adapters.slack.outbound import open_dm, post, update, upload_attachments
 from bot.command import Actor, Command, WorkspaceRef
 from bot.core import Bot
-from bot.forms import checkin_target
+from bot.forms import FormRequest, form_request
 from bot.messages import Actions, Button, Form, Header, Image, Message, Text
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,8 @@ class SlackAdapter:
         app.action({"action_id": _prefix(render.CHECKIN_ACTION)})(self.on_checkin_button)
         app.action({"action_id": _prefix(render.RUN_ACTION)})(self.on_run_button)
         app.action({"action_id": _prefix(render.REPLACE_ACTION)})(self.on_replace_button)
-        app.view_submission(render.CHECKIN_CALLBACK)(self.on_checkin_submit)
+        for callback in render.FORM_CALLBACKS.values():
+            app.view_submission(callback)(self.on_form_submit)
         app.event("message")(self.on_typed)  # every message event: one Bolt left unheard would get 404
         app.event("app_mention")(self.on_typed)
         app.event("app_home_opened")(self.on_home_opened)
@@ -172,10 +173,10 @@ class SlackAdapter:
 
     async def on_command(self, ack: Any, command: dict[str, Any], client: AsyncWebClient, respond: Any) -> None:
         cmd = await self.command(client, command)
-        target = checkin_target(cmd.text)
-        if target is not None and command.get("trigger_id"):
+        request = form_request(cmd.text)
+        if request is not None and command.get("trigger_id"):
             await ack()
-            self._spawn(self._open_checkin(client, cmd, command["trigger_id"], target), "check-in modal")
+            self._spawn(self._open_form(client, cmd, command["trigger_id"], request), f"{request.action} modal")
             return
         work = asyncio.ensure_future(self.bot.handle(cmd))
         first = cmd.text.split()[0].lower() if cmd.text.split() else ""
@@ -221,23 +222,29 @@ class SlackAdapter:
         except SlackApiError as exc:
             log.warning("a reply could not be delivered: %s", error_of(exc))
 
-    async def _open_checkin(
-        self, client: AsyncWebClient, cmd: Command, trigger_id: str, ref: str, prompt: tuple[str, str] | None = None
+    async def _open_form(
+        self,
+        client: AsyncWebClient,
+        cmd: Command,
+        trigger_id: str,
+        request: FormRequest,
+        prompt: tuple[str, str] | None = None,
     ) -> None:
-        """After the ack: the check-in modal (one KR's when ``ref`` names one), through views.open.
+        """After the ack: the check-in or grading modal (one KR's when the request names one),
+        through views.open.
 
         ``prompt``: the channel and ts of the prompt the modal was opened from, answered in its
-        place once the check-in is saved (kept in the modal's private_metadata until then)."""
-        message = await self.bot.checkin_form(cmd, ref or None)
+        place once the form is saved (kept in the modal's private_metadata until then)."""
+        message = await self.bot.form(cmd, request)
         form = next((b for b in message.blocks if isinstance(b, Form)), None)
         if form is not None:
             notes = tuple(b for b in message.blocks if b is not form)
             metadata = {"channel": cmd.channel}
             if prompt is not None:
                 metadata |= {"prompt_channel": prompt[0], "prompt_ts": prompt[1]}
-            view = render.checkin_modal(form, metadata, notes=notes)
+            view = render.form_modal(form, metadata, notes=notes)
         else:
-            view = render.info_modal("Check-in", message)
+            view = render.info_modal(render.FORM_TITLES[request.action], message)
         try:
             await client.views_open(trigger_id=trigger_id, view=view)
         except SlackApiError as exc:
@@ -245,11 +252,14 @@ class SlackAdapter:
 
     async def on_checkin_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any) -> None:
         await ack()
-        self._spawn(self._checkin_button(client, body, str(action.get("value") or "")), "check-in button")
+        self._spawn(self._checkin_button(client, body, str(action.get("value") or "")[:40]), "form button")
 
-    async def _checkin_button(self, client: AsyncWebClient, body: dict[str, Any], ref: str) -> None:
-        cmd = await self.command(client, body, text="checkin")
-        await self._open_checkin(client, cmd, body.get("trigger_id", ""), ref, translate.prompt_of(body))
+    async def _checkin_button(self, client: AsyncWebClient, body: dict[str, Any], value: str) -> None:
+        """A button that opens a form: its value names a key result to check in on ("KR-7", or ""
+        for all), or the form and key result ("grade", "grade KR-7")."""
+        request = form_request(value) or FormRequest("checkin", value)
+        cmd = await self.command(client, body, text=request.action)
+        await self._open_form(client, cmd, body.get("trigger_id", ""), request, translate.prompt_of(body))
 
     async def on_run_button(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
@@ -259,9 +269,9 @@ class SlackAdapter:
 
     async def _run_button(self, client: AsyncWebClient, body: dict[str, Any], words: str, respond: Any) -> None:
         cmd = await self.command(client, body, text=words)
-        target = checkin_target(cmd.text)
-        if target is not None and body.get("trigger_id"):
-            await self._open_checkin(client, cmd, body["trigger_id"], target, translate.prompt_of(body))
+        request = form_request(cmd.text)
+        if request is not None and body.get("trigger_id"):
+            await self._open_form(client, cmd, body["trigger_id"], request, translate.prompt_of(body))
             return
         await self._answer_button(client, body, respond, cmd, await self.bot.handle(cmd))
 
@@ -293,19 +303,20 @@ class SlackAdapter:
                 log.info("chat.update failed (%s): answered beside the message", error_of(exc))
         await self._answer_button(client, body, respond, cmd, message)
 
-    async def on_checkin_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
-        cmd = await self.command(client, body, text="checkin")
-        reply = await self.bot.submit_form(cmd, "checkin", translate.form_values(view))
+    async def on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any], client: Any) -> None:
+        action = next(a for a, callback in render.FORM_CALLBACKS.items() if callback == view.get("callback_id"))
+        cmd = await self.command(client, body, text=action)
+        reply = await self.bot.submit_form(cmd, action, translate.form_values(view))
         if reply.errors:
             errors = {name[:255]: sentence[:2000] for name, sentence in reply.errors.items()}
             await ack(response_action="errors", errors=errors)
             return
         if reply.message.is_error:
-            await ack(response_action="update", view=render.info_modal("Check-in", reply.message))
+            await ack(response_action="update", view=render.info_modal(render.FORM_TITLES[action], reply.message))
             return
         await ack()
         metadata = translate.metadata(view)
-        self._spawn(self._confirm(client, metadata, cmd.actor.external_id, reply.message), "check-in confirmation")
+        self._spawn(self._confirm(client, metadata, cmd.actor.external_id, reply.message), f"{action} confirmation")
 
     async def _confirm(self, client: AsyncWebClient, metadata: dict[str, str], user: str, message: Message) -> None:
         """After a modal's check-in: the prompt it was opened from answered in place, and an
@@ -337,8 +348,8 @@ class SlackAdapter:
         """Typed text has no trigger_id to open a modal with: ``checkin [KR-n]`` answers with the
         form's button instead, as the slash command would open it."""
         cmd = await self.identified(client, base)
-        target = checkin_target(cmd.text)
-        message = await (self.bot.handle(cmd) if target is None else self.bot.checkin_form(cmd, target or None))
+        request = form_request(cmd.text)
+        message = await (self.bot.handle(cmd) if request is None else self.bot.form(cmd, request))
         if kind == "app_mention":
             await answer_mention(client, cmd, message, thread_ts=thread_ts)
         else:

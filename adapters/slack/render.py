@@ -53,10 +53,12 @@ LABEL_MAX = 2000
 NOTE_MAX_LENGTH = 3000
 
 #: action_ids the adapter listens for.
-CHECKIN_ACTION = "okr_checkin"  # value: "KR-7", or "" for every key result I own
+CHECKIN_ACTION = "okr_checkin"  # opens a form; value: "KR-7" or "" (the check-in), "grade" or "grade KR-7"
 RUN_ACTION = "okr_run"  # value: the command text the button runs
 REPLACE_ACTION = "okr_replace"  # as okr_run, and the reply takes the place of the button's message
-CHECKIN_CALLBACK = "okr_checkin_form"
+#: The modals' callback_ids, one per form (bot.forms.FormRequest.action).
+FORM_CALLBACKS = {"checkin": "okr_checkin_form", "grade": "okr_grade_form"}
+FORM_TITLES = {"checkin": "Check-in", "grade": "Grading"}
 
 DOTS = {
     "red": ":red_circle:",
@@ -208,7 +210,8 @@ def _(block: Form) -> list[dict[str, Any]]:
     refs = ", ".join(group.ref for group in block.groups[:10])
     out = section(cut(f"*{escape(block.title)}* · {escape(refs)}", SECTION_MAX))
     only = block.groups[0].ref if len(block.groups) == 1 else ""
-    out["accessory"] = button(block.submit_label, f"{CHECKIN_ACTION}:all", only, "primary")
+    value = only if block.action == "checkin" else f"{block.action} {only}".strip()
+    out["accessory"] = button(block.submit_label, f"{CHECKIN_ACTION}:all", value, "primary")
     return [out]
 
 
@@ -316,20 +319,21 @@ def form_blocks(form: Form, *, room: int = MODAL_BLOCKS_MAX) -> list[dict[str, A
                 block["hint"] = plain_text(escape(field.error), LABEL_MAX)
             group_blocks.append(block)
         if len(blocks) + len(group_blocks) > room - 1:
-            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": "More key results than a form holds: check in on the rest with `/okr checkin KR-n <value>`."}]})  # fmt: skip
+            more = f"More key results than a form holds: {form.rest[0]} `/okr {form.rest[1]}`."
+            blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(more)}]})
             break
         blocks.extend(group_blocks)
     return blocks
 
 
-def checkin_modal(form: Form, metadata: dict[str, str], *, notes: Iterable[Block] = ()) -> dict[str, Any]:
+def form_modal(form: Form, metadata: dict[str, str], *, notes: Iterable[Block] = ()) -> dict[str, Any]:
     """The modal for views.open; ``metadata`` comes back with the submission (where to confirm).
 
     ``notes``: the other blocks of the core's answer (why the whole form came back), above the inputs."""
     above = [rendered for block in notes for rendered in block_kit(block)][: MODAL_BLOCKS_MAX // 2]
     return {
         "type": "modal",
-        "callback_id": CHECKIN_CALLBACK,
+        "callback_id": FORM_CALLBACKS[form.action],
         "title": plain_text(escape(form.title), MODAL_TITLE_MAX),
         "submit": plain_text(escape(form.submit_label), MODAL_TITLE_MAX),
         "close": plain_text("Cancel", MODAL_TITLE_MAX),

@@ -41,7 +41,7 @@ from adapters.teams.translate import (
 )
 from adapters.teams.welcome import Welcomes, is_install, is_uninstall, welcome_message
 from bot.core import Bot
-from bot.forms import checkin_target
+from bot.forms import form_request
 from bot.messages import Message
 
 log = logging.getLogger("okrbot.teams")
@@ -165,9 +165,9 @@ class TeamsAdapter:
         is_owner = await self._is_owner(turn_context, raw)
         if submitted.action == COMMAND_ACTION:
             command = to_command(raw, is_owner=is_owner, text=submitted.command)
-            target = checkin_target(submitted.command)
-            if target is not None:  # a "Check in" button: the card, for that KR when it names one
-                message = await self.bot.checkin_form(command, target or None)
+            request = form_request(submitted.command)
+            if request is not None:  # a "Check in" or "Grade" button: the card, for that KR when it names one
+                message = await self.bot.form(command, request)
             else:
                 message = await self.bot.handle(command)
             return Clicked(message, replaces=submitted.replaces, refused=message.is_error)

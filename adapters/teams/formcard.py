@@ -19,16 +19,16 @@ from bot.messages import Form, FormField, FormGroup
 MESSAGE_UTF16_MAX = 80_000
 #: The form card's share of it: the activity around the card (addresses, summary) takes the rest.
 FORM_CARD_UTF16_MAX = MESSAGE_UTF16_MAX - 4_000
-MORE = "More key results than a form holds: check in on the rest with checkin KR-n <value>."
+MORE = "More key results than a form holds: {} {}."
 
 
 def head(form: Form) -> list[dict[str, Any]]:
     return [text_block(escape(form.title), size="Medium", weight="Bolder")]
 
 
-def more() -> dict[str, Any]:
+def more(form: Form) -> dict[str, Any]:
     """The line that stands for the key results left out (its ``<`` kept from reading as a tag)."""
-    return text_block(MORE.replace("<", "<\u200b"), size="Small", isSubtle=True)
+    return text_block(MORE.format(*form.rest).replace("<", "<\u200b"), size="Small", isSubtle=True)
 
 
 def group_container(group: FormGroup, entities: Entities) -> dict[str, Any]:

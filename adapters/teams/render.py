@@ -274,10 +274,10 @@ def _cut_form_card(
     form: Form, groups: list[dict[str, Any]], tail: list[dict[str, Any]], entities: Entities
 ) -> tuple[dict[str, Any], int]:
     """The form's card with as many key results as fit, and how many that is."""
-    room = FORM_CARD_UTF16_MAX - utf16(card([*head(form), more(), *tail], entities))
+    room = FORM_CARD_UTF16_MAX - utf16(card([*head(form), more(form), *tail], entities))
     kept = fitting(groups, room)
     while True:
-        form_card = card([*head(form), *groups[:kept], more(), *tail], entities)
+        form_card = card([*head(form), *groups[:kept], more(form), *tail], entities)
         if utf16(form_card) <= FORM_CARD_UTF16_MAX or kept == 1:
             return form_card, kept
         kept -= 1

@@ -14,7 +14,7 @@ from adapters.webchat.hub import DM_PREFIX, Hub, Pane
 from adapters.webchat.render import to_json
 from bot.command import Command
 from bot.core import Bot
-from bot.forms import checkin_target
+from bot.forms import FormRequest, form_request
 from bot.messages import Message
 
 CHANNEL = "general"
@@ -75,8 +75,9 @@ class WebChatAdapter:
     async def _answer(self, command: Command, only: Any) -> Message:
         """The core's answer; a progress line's "Check in" (``only``: its key result) gets the
         check-in form cut to that key result."""
-        if isinstance(only, str) and only and checkin_target(command.text) is not None:
-            return await self.bot.checkin_form(command, only[:20])
+        request = form_request(command.text)
+        if isinstance(only, str) and only and request is not None:
+            return await self.bot.form(command, FormRequest(request.action, only[:20]))
         return await self.bot.handle(command)
 
     async def submit(self, body: Mapping[str, Any]) -> dict[str, Any]:

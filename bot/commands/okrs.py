@@ -2,9 +2,26 @@
 
 from __future__ import annotations
 
+from bot.commands.checkin import my_key_results
 from bot.context import Ctx
-from bot.errors import UserError
-from bot.grammar import CYCLE, KEY, UNIT, Arg, Flag, MemberRef, Number, Person, Ref, Score, Switch, Title, command
+from bot.errors import UsageError, UserError
+from bot.grading import grade_one, grading_form, verdict
+from bot.grammar import (
+    CYCLE,
+    KEY,
+    REGISTRY,
+    UNIT,
+    Arg,
+    Flag,
+    MemberRef,
+    Number,
+    Person,
+    Ref,
+    Score,
+    Switch,
+    Title,
+    command,
+)
 from bot.messages import Context, Message, Text, UserText, spans
 from bot.permissions import require_key_result, require_objective
 from bot.scales import CONFIDENCE_START, number
@@ -130,30 +147,23 @@ async def kr_add(
 @command(
     "grade",
     "KR-n <0.0-1.0>",
-    "Set a key result's final score.",
-    Arg("kr", Ref("KR")),
-    Arg("score", Score()),
-    writes=True,
+    "Set a key result's final score; alone, a form to grade all of yours.",
+    Arg("kr", Ref("KR"), required=False),
+    Arg("score", Score(), required=False),
+    writes=lambda values: values.get("kr") is not None,  # alone, it only shows the form
 )
-async def grade(ctx: Ctx, kr: tuple[str, int], score: float) -> Message:
-    row, objective, cycle = await ctx.key_result_in_cycle(kr[1])
-    await require_key_result(ctx, row, objective, "grade")
-    if row.archived:
-        raise UserError(f"KR-{row.number} is archived; it can no longer be graded.")
-    if cycle.closed:
-        raise UserError(
-            f"Cycle {cycle.name} is closed, so KR-{row.number} keeps the score it had; grade before closing."
-        )
-    row.score = score
-    await ctx.repo.save(row)
-    verdict = ""
-    if objective.kind == "aspirational":
-        verdict = (
-            " (a success for an aspirational objective)"
-            if score >= 0.7
-            else " (below the 0.7 an aspirational objective aims for)"
-        )
-    return Message.of(Text(spans(f"Graded KR-{row.number} ", UserText(row.title), f": {score:.2f}{verdict}.")))
+async def grade(ctx: Ctx, kr: tuple[str, int] | None = None, score: float | None = None) -> Message:
+    if kr is None:
+        krs = await my_key_results(ctx)
+        if not krs:
+            return Message.of(Text(("You own no active key results to grade; `list all` shows everyone's.",)))
+        return Message.of(grading_form(krs))
+    if score is None:
+        raise UsageError(f"The score for KR-{kr[1]} is missing.", REGISTRY[("grade",)].usage)
+    row, objective = await grade_one(ctx, kr[1], score)
+    return Message.of(
+        Text(spans(f"Graded KR-{row.number} ", UserText(row.title), f": {score:.2f}{verdict(objective, score)}."))
+    )
 
 
 @command("archive", "O-n | KR-n", "Archive an objective or a key result.", Arg("ref", Ref("O", "KR")), writes=True)

@@ -21,7 +21,7 @@ from bot.permissions import may_change_objective
 from bot.scales import period_key, week_start
 from bot.views import mention
 from store.models import Member, Schedule, Team, row_id
-from store.rhythm import checked_in_since, owners
+from store.rhythm import Owner, checked_in_since, owners
 
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 CHECKIN_DEFAULT = (4, "10:00")  # Friday 10:00
@@ -307,7 +307,7 @@ def _people(members: list[Member]) -> tuple[Span, ...]:
     return spans(*[spans(", " if i else "", mention(m)) for i, m in enumerate(members)])
 
 
-def _nudge_report(fanout: Fanout, done: int, away: list[Member]) -> list[Block]:
+def _nudge_report(fanout: Fanout[Owner], done: int, away: list[Member]) -> list[Block]:
     sent = [o.member for o in fanout.queued]
     head = (
         Text(spans(f"Nudged {len(sent)} {'owner who has' if len(sent) == 1 else 'owners who have'} not checked in this week: ",
