@@ -34,7 +34,7 @@ KEPT_REPLIES = frozenset({"list", "show", "checkin"})
 REPLIES = 256  # replies kept, over every workspace (each with its Slack and Teams drawings)
 PEOPLE = 4096  # who asked (store.repo.Seen), kept under the revision they were read at
 #: Commands that may read much (every team, every check-in): their reads run as long reads.
-LONG_READS = frozenset({"digest", "export", "tree"})
+LONG_READS = (("digest",), ("export",), ("tree",), ("cycle", "review"))  # read with the long statement timeout
 INTERNAL_ERROR = "Something went wrong on okrbot's side and nothing was saved; please try again in a moment."
 #: The first words of okrbot's commands: the only ones an observer is told (labels stay few).
 FORMS = frozenset({"checkin", "grade"})  # the forms a surface may submit (bot.forms.FormRequest)
@@ -142,7 +142,7 @@ class Bot:
         try:
             parsed = parse(command.text.strip() or "help")
             spec = parsed.spec
-            long = spec.words[0] in LONG_READS
+            long = any(spec.words[: len(words)] == words for words in LONG_READS)
             writes = spec.writes_with(parsed.values)
             keep = None
             if not writes and spec.words[0] in KEPT_REPLIES:

@@ -49,6 +49,7 @@ def grading_form(krs: Sequence[KeyResult], errors: Mapping[str, str] | None = No
                     "number",
                     f"{kr_score(kr):.2f}",
                     error=errors.get(f"{kr_ref(kr)}.score"),
+                    example="0.7",
                 ),
             ),
         )

@@ -162,6 +162,7 @@ class FormField:
     choices: tuple[str, ...] = ()
     optional: bool = False
     error: str | None = None
+    example: str = "42"  # a number field's placeholder: "e.g. 42"
 
 
 @dataclass(frozen=True, slots=True)

@@ -177,3 +177,9 @@ async def test_the_grading_modal_on_slack(
     view = (await fake.wait_for("views.open", 2))[1].args["view"]
     assert view["callback_id"] == "okr_grade_form"
     assert await count(db_url, "check_in") == 1
+
+
+async def test_a_typed_grade_without_a_score_says_so_and_writes_nothing(bot: Bot, refused) -> None:
+    await organisation(bot)
+    await refused("alice", "grade KR-1", "The score for KR-1 is missing", "grade KR-n <0.0-1.0>")
+    await refused("alice", "grade KR-1 1.5", "from 0.0 to 1.0")

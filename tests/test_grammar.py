@@ -262,8 +262,10 @@ def test_score_out_of_range_refused(token):
     refused(f"grade KR-1 {token}", GRADE_USAGE, "0.0 to 1.0", f'"{token}"')
 
 
-def test_grade_without_score_refused():
-    refused("grade KR-1", GRADE_USAGE, "missing")
+def test_grade_alone_or_without_a_score_parses_as_the_form_request():
+    # Typed, "grade KR-1" is refused by the command (tests/test_grading.py); a surface opens the form.
+    assert parse("grade KR-1").values == {"kr": ("KR", 1)}
+    assert parse("grade").values == {}
 
 
 # dates -----------------------------------------------------------------------------------------

@@ -26,9 +26,10 @@ from adapters.teams.mount import OUTBOUND_KEY
 from adapters.teams.outbound import TeamsOutbound
 from bot.command import WorkspaceRef
 from bot.commands.checkin import prompt_message
+from bot.grading import grading_message
 from bot.messages import Message
 from store.db import Database
-from store.models import KeyResult, Member
+from store.models import Cycle, KeyResult, Member, Objective
 
 TENANT = WorkspaceRef("teams", "tenant-1")
 CARD = "application/vnd.microsoft.card.adaptive"
@@ -302,3 +303,54 @@ async def test_a_welcome_that_could_not_be_sent_is_tried_again(teams: Teams, con
     assert len(connector.posted()) == 1  # tried, and refused: nobody was greeted
     assert await teams.post(update) == 201
     assert len(connector.posted()) == 2 and "Hi, I'm okrbot" in card_text(connector.posted()[-1].body)
+
+
+async def test_the_grading_card_grades_every_key_result_in_one_press(
+    teams: Teams, outbound: TeamsOutbound, db_url: str
+) -> None:
+    await three_key_results(teams)
+    assert "Checked in KR-1" in await teams.say("alice", "checkin KR-1 40")
+    db = Database(db_url)
+    try:
+        async with db.read() as session:
+            member = (await session.exec(select(Member).where(Member.external_id == "aad-alice"))).one()
+            query = (
+                select(KeyResult, Cycle)
+                .join(Objective, col(Objective.id) == KeyResult.objective_id)
+                .join(Cycle, col(Cycle.id) == Objective.cycle_id)
+                .order_by(col(KeyResult.number))
+            )
+            rows = (await session.exec(query)).all()
+        teams.connector.clear()
+        await outbound.send_direct(TENANT, "aad-alice", grading_message(member, rows[0][1], [kr for kr, _ in rows]))
+        (sent,) = teams.connector.of("send")
+        assert card_inputs(sent) == {"KR-1.score", "KR-2.score", "KR-3.score"}
+        score = inputs_of(card_of(sent.body))["KR-1.score"]
+        assert (score["type"], score["value"], score["placeholder"]) == (
+            "Input.Number",
+            0.4,
+            "e.g. 0.7",
+        )  # the progress
+        alice = Person(teams, "alice")
+        wrong = await alice.press(card_of(sent.body), "Grade", sent.created, **{"KR-2.score": "2"})
+        assert "⚠" in answered_card(wrong) and "from 0.0 to 1.0" in answered_card(wrong)
+        right = await alice.press(wrong["value"], "Grade", sent.created, **{"KR-2.score": "0.5"})
+        assert "Graded 3 key results ✓" in answered_card(right)
+        assert teams.last("update").activity_id == sent.created  # the prompt became the answer
+        async with db.read() as session:
+            scores = (await session.exec(select(KeyResult.score).order_by(col(KeyResult.number)))).all()
+        assert list(scores) == [0.4, 0.5, 0.0]
+    finally:
+        await db.dispose()
+
+
+def inputs_of(node: Any) -> dict[str, dict[str, Any]]:
+    """Every input of a card, by id, however deep in its containers."""
+    if isinstance(node, list):
+        return {k: v for item in node for k, v in inputs_of(item).items()}
+    if not isinstance(node, dict):
+        return {}
+    found = {node["id"]: node} if str(node.get("type", "")).startswith("Input.") else {}
+    for value in node.values():
+        found |= inputs_of(value)
+    return found

@@ -191,3 +191,23 @@ async def test_digest_all_shows_the_value_chain_map_inline(client):
         (image,) = [b for b in message["blocks"] if b["type"] == "image" and b["name"] == "value-chain.png"]
         assert image["src"].startswith("data:image/png;base64,")
         assert image["alt"].endswith("1 stage, 1 team; no gaps; fed by one team only: Build."), image["alt"]
+
+
+async def test_grade_answers_with_a_form_whose_submit_grades_all_or_nothing(client):
+    for line in ("team add web Web", 'objective add "Ship" --team web', 'kr add O-1 "Users" --target 10',
+                 'kr add O-1 "Pages" --target 4', "checkin KR-1 5"):  # fmt: skip
+        assert not (await (await command(client, line)).json())["message"]["error"]
+    reply = (await (await command(client, "grade")).json())["message"]
+    (form,) = [b for b in reply["blocks"] if b["type"] == "form"]
+    assert form["action"] == "grade"
+    fields = {f["name"]: f["initial"] for g in form["groups"] for f in g["fields"]}
+    assert fields == {"KR-1.score": "0.50", "KR-2.score": "0.00"}
+    body = {"workspace": "acme", "user": "alice", "pane": "channel", "action": "grade"}
+    wrong = await (
+        await client.post("/api/webchat/form", json={**body, "values": {**fields, "KR-2.score": "-1"}})
+    ).json()
+    assert set(wrong["errors"]) == {"KR-2.score"}
+    assert "Score" not in (await (await command(client, "show KR-1")).json())["message"]["text"]
+    right = await (await client.post("/api/webchat/form", json={**body, "values": fields})).json()
+    assert not right["errors"] and "Graded 2 key results" in right["message"]["text"]
+    assert "Score: 0.50" in (await (await command(client, "show KR-1")).json())["message"]["text"]

@@ -46,7 +46,7 @@ def form_input(f: FormField) -> dict[str, Any]:
     if not f.optional:
         common["errorMessage"] = f"{f.label} is required."
     if f.kind == "number":
-        element: dict[str, Any] = {"type": "Input.Number", **common, "placeholder": "e.g. 42"}
+        element: dict[str, Any] = {"type": "Input.Number", **common, "placeholder": f"e.g. {f.example}"}
         with contextlib.suppress(ValueError):
             element["value"] = float(f.initial) if "." in f.initial else int(f.initial)
         return element
