@@ -15,6 +15,7 @@ import pytest
 from adapters.slack import render as slack
 from adapters.teams import render as teams
 from bot.commands.checkin import checkin_form, prompt_message, reminder_message
+from bot.grading import grading_form, grading_message
 from bot.messages import (
     Actions,
     Button,
@@ -30,7 +31,7 @@ from bot.messages import (
     Text,
     UserText,
 )
-from store.models import KeyResult, Member
+from store.models import Cycle, KeyResult, Member
 
 HOSTILE = "<!channel> *bold* <https://x|y> & <script>alert(1)</script> 🚀 مرحبا"
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d4944415478da63f8ff"
@@ -51,6 +52,11 @@ def corpus() -> list[Message]:
     krs = _key_results(3)
     return [
         prompt_message(member, krs),
+        grading_message(
+            member,
+            Cycle(id=1, workspace_id=1, name="2026-Q4", starts_on=dt.date(2026, 10, 1), ends_on=dt.date(2026, 12, 31)),
+            krs,
+        ),  # fmt: skip
         reminder_message(member, krs, by=Member(id=2, workspace_id=1, external_id="U2", display_name="Lee")),
         Message.of(
             Header(("Digest · team ", UserText(HOSTILE))),
@@ -78,6 +84,7 @@ def test_the_corpus_type_checks_against_slacks_block_kit() -> None:
     views = [
         slack.form_modal(checkin_form(_key_results(3)), {"channel": "D1"}),
         slack.form_modal(checkin_form(_key_results(60)), {"channel": "D1"}),
+        slack.form_modal(grading_form(_key_results(120)), {"channel": "D1"}),
         slack.home_view(corpus()[:3]),
     ]
     assert checks.block_kit_errors(blocks, views) == []
@@ -88,6 +95,7 @@ async def test_the_corpus_parses_as_adaptive_cards() -> None:
         pytest.skip(why)
     cards = [card for message in corpus() for card in teams.to_cards(message)]
     cards += teams.to_cards(Message.of(checkin_form(_key_results(48))))
+    cards += teams.to_cards(Message.of(grading_form(_key_results(120))))
     assert cards and await checks.card_errors(cards) == []
 
 
