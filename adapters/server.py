@@ -70,7 +70,7 @@ def body_in_time(timeout: float) -> Middleware:
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(client_max_size=256 * 1024, middlewares=[body_in_time(settings.body_timeout_seconds)])
-    db = Database(settings.database_url)
+    db = Database(settings.database_url, pool=settings.database_pool)
     app[DB_KEY] = db
     app[BOT_KEY] = bot = Bot(db, timezone=settings.timezone)
     app.router.add_get("/healthz", healthz)

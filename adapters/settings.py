@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from store.db import DEFAULT_URL
+from store.db import DEFAULT_URL, POOL
 
 
 class SlackSettings(BaseSettings):
@@ -63,6 +63,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
     database_url: str = Field(default=DEFAULT_URL, validation_alias=AliasChoices("OKRBOT_DATABASE_URL", "DATABASE_URL"))
+    #: PostgreSQL connections per instance (SQLite has its own few).
+    database_pool: int = Field(default=POOL, ge=1, le=200, validation_alias="OKRBOT_DATABASE_POOL")
     host: str = Field(default="127.0.0.1", validation_alias="OKRBOT_HOST")
     port: int = Field(default=3978, validation_alias=AliasChoices("OKRBOT_PORT", "PORT"))
     timezone: str = Field(default="UTC", validation_alias="OKRBOT_TIMEZONE")
