@@ -37,5 +37,8 @@ class Command:
     actor: Actor
     text: str
     channel: str = ""
-    source: str = "chat"  # slack | teams | console | webchat | scheduler
+    source: str = "chat"  # slack | teams | console | webchat | scheduler | api:<token name>
     mentions: Mapping[str, str] = field(default_factory=dict)
+    #: Others in the conversation see a private reply too (a Teams channel or group chat has no
+    #: reply for one person): a secret is not shown there.
+    seen_by_others: bool = False

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from bot.cache import ReadCache
 from bot.command import Command, Platform, WorkspaceRef
-from bot.commands import alignment, checkin, data, help, okrs, org, reading, review, schedule  # noqa: F401  (registers every command)
+from bot.commands import alignment, checkin, data, help, okrs, org, reading, review, schedule, tokens  # noqa: F401  (registers every command)
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError
@@ -137,6 +137,12 @@ class Bot:
         note saying so, so that a progress line's "Check in" leads somewhere on every surface."""
         message = await self.handle(dataclasses.replace(command, text=request.action))
         return one_key_result(message, request.ref) if request.ref else message
+
+    async def call(self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, writes: bool = False) -> T:
+        """Run ``action`` as ``command``'s person, in one transaction: the HTTP API's way in
+        (bot/api.py). A UserError is the caller's to say; a write takes the workspace's lock with
+        the statement that writes, as a typed check-in does."""
+        return await self._run(command, writes, action, locks_late=writes)
 
     async def _answer(self, command: Command) -> Message:
         try:

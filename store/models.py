@@ -176,7 +176,9 @@ class CheckIn(SQLModel, table=True):
     confidence: int
     note: str = Field(default="", sa_column=Column(Text, nullable=False, default=""))
     created_at: dt.datetime = Field(default_factory=utcnow, index=True)
-    source: str = Field(default="chat", max_length=16)
+    #: Where it came from: a surface (slack, teams, webchat, console…), ``slack:prompt`` for a
+    #: prompt's button, ``api:<token name>`` for the HTTP API.
+    source: str = Field(default="chat", max_length=40)
     #: The key result's value and confidence just before this check-in: what ``undo`` restores
     #: (None on check-ins recorded before okrbot kept them).
     previous_value: float | None = None
@@ -277,3 +279,36 @@ class SlackEvent(SQLModel, table=True):
 
     event_id: str = Field(primary_key=True, max_length=64)
     received_at: dt.datetime = Field(default_factory=utcnow, index=True)
+
+
+class ApiToken(SQLModel, table=True):
+    """A workspace's key to the HTTP API (``/api/v1``). Only the token's SHA-256 is stored: the
+    token itself is shown once, to the admin who made it. Revoking deletes the row."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (UniqueConstraint("workspace_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    name: str = Field(max_length=32)
+    digest: str = Field(max_length=64, unique=True)  # hex SHA-256 of the whole token
+    created_by_id: int = Field(foreign_key="member.id")  # the API acts with this member's rights
+    created_at: dt.datetime = Field(default_factory=utcnow)
+    last_used_at: dt.datetime | None = None
+
+
+class ApiAnswer(SQLModel, table=True):
+    """The answer to a POST made with an ``Idempotency-Key``: its retries get it again, for 24 h,
+    and nothing more is written."""
+
+    __tablename__ = "api_answer"
+    __table_args__ = (UniqueConstraint("token_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    token_id: int = Field(foreign_key="api_token.id")
+    key: str = Field(max_length=255)
+    fingerprint: str = Field(max_length=64)  # SHA-256 of the method, path and body it answered
+    status: int
+    body: str = Field(sa_column=Column(Text, nullable=False))
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Literal, Protocol, TypeVar
 
-from sqlalchemy import and_, bindparam, case, func, insert, or_, text, update
+from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
@@ -22,6 +22,8 @@ from sqlmodel.sql.expression import SelectOfScalar
 
 from store.db import AUTOCOMMIT, WRITES, Database
 from store.models import (
+    ApiAnswer,
+    ApiToken,
     Capability,
     CheckIn,
     Cycle,
@@ -612,6 +614,35 @@ class Repo:
 
     async def all_check_ins(self) -> list[CheckIn]:
         return await self._all(select(CheckIn).order_by(col(CheckIn.id)))
+
+    # the HTTP API's tokens and the answers kept for its retries -----------------------------
+
+    async def api_tokens(self) -> list[ApiToken]:
+        return await self._all(select(ApiToken).order_by(col(ApiToken.name)))
+
+    async def api_token(self, name: str) -> ApiToken | None:
+        return await self._one(select(ApiToken).where(ApiToken.name == name))
+
+    async def revoke_api_token(self, token: ApiToken) -> None:
+        """The token gone, with the answers kept for it: its next request is refused."""
+        await self.session.exec(
+            delete(ApiAnswer).where(
+                col(ApiAnswer.workspace_id) == self.workspace_id, col(ApiAnswer.token_id) == token.id
+            )
+        )
+        await self.delete(token)
+
+    async def api_answer(self, token_id: int, key: str, *, since: dt.datetime) -> ApiAnswer | None:
+        """The answer kept for the token's ``key``, if it was given after ``since``; the token's
+        older answers are deleted, so a key may be used again once its answer has expired."""
+        await self.session.exec(
+            delete(ApiAnswer).where(
+                col(ApiAnswer.workspace_id) == self.workspace_id,
+                col(ApiAnswer.token_id) == token_id,
+                col(ApiAnswer.created_at) < since,
+            )
+        )
+        return await self._one(select(ApiAnswer).where(ApiAnswer.token_id == token_id, ApiAnswer.key == key))
 
     # helpers -------------------------------------------------------------------------------
 

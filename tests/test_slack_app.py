@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 import struct
 import time
 from collections.abc import AsyncIterator
@@ -89,6 +90,16 @@ async def test_slash_commands_are_acked_with_ephemeral_replies(slack: SlackClien
         assert reply["response_type"] == "ephemeral" and reply["blocks"], line
     # identity from users.info, cached: one call per person
     assert [c.args["user"] for c in fake.of("users.info")].count("UALICE") == 1
+
+
+async def test_an_api_token_is_shown_only_to_the_admin_who_made_it(slack: SlackClient, db_url: str):
+    await slack.slash("UALICE", "help")  # the workspace's first person is its admin
+    reply = await slack.slash("UALICE", "token add ci-deploys")
+    assert reply["response_type"] == "ephemeral" and re.search(r"okr_[A-Za-z0-9_-]{43}", reply_text(reply))
+    assert await count(db_url, "api_token") == 1
+    reply = await slack.slash("UBOB", "token add mine")
+    assert reply["response_type"] == "ephemeral" and "Only a workspace admin" in reply_text(reply)
+    assert await count(db_url, "api_token") == 1
 
 
 async def test_escaping_and_mentions(slack: SlackClient, fake: FakeSlack):

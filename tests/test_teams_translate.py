@@ -66,6 +66,12 @@ def test_personal_chat_message_is_a_command_of_the_tenant_and_aad_user():
     assert cmd.actor.external_id == "aad-alice" and cmd.actor.display_name == "Alice Doe"
     assert cmd.actor.timezone == "Europe/Helsinki"
     assert cmd.text == "list mine" and cmd.source == "teams"
+    assert not cmd.seen_by_others  # a private reply (a token from `token add`) may be shown here
+
+
+def test_a_channel_or_group_chat_sees_every_reply():
+    for kind in ("channel", "groupChat"):
+        assert to_command(activity("token add ci", kind=kind)).seen_by_others, kind
 
 
 def test_channel_mention_of_the_bot_and_okr_prefix_are_stripped():

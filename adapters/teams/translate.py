@@ -167,6 +167,7 @@ def to_command(
         channel=str(_get(activity, "conversation", "id") or ""),
         source="teams",
         mentions=mentions,
+        seen_by_others=conversation_kind(activity) != "personal",
     )
 
 
