@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from adapters.console.adapter import ConsoleAdapter, is_interactive
 from adapters.local import LOCAL_NAME
 from adapters.settings import Settings
+from bot.command import Command
 from store.db import Database, redacted
 from store.migrate import upgrade
 
@@ -23,7 +24,9 @@ log = logging.getLogger("okrbot")
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
     parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
-    sub = parser.add_subparsers(dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries}")
+    sub = parser.add_subparsers(
+        dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries,token}"
+    )
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
     chat.add_argument("--user", required=True, help="who you are, e.g. alice")
@@ -41,9 +44,7 @@ def _parser() -> argparse.ArgumentParser:
 
     imp = sub.add_parser("import", help="import OKRs from a CSV in the format of `export csv`")
     imp.add_argument("file", type=Path)
-    imp.add_argument("--user", required=True, help="who imports (owner of rows with no owner)")
-    imp.add_argument("--workspace", default="local")
-    imp.add_argument("--platform", default="local", choices=["local", "slack", "teams"])
+    _as_person(imp, user="who imports (owner of rows with no owner)")
     sub.add_parser("demo", help="load a sample organisation (workspace 'demo') with ten weeks of check-ins")
 
     teams = sub.add_parser("teams", help="Microsoft Teams tools: `teams package --app-id ID` writes the app zip")
@@ -53,9 +54,34 @@ def _parser() -> argparse.ArgumentParser:
     send.add_argument("what", choices=["prompts", "reminders", "digests", "grading"])
     send.add_argument("--team", help="one team's (its key)")
     send.add_argument("--workspace", help="one workspace's (its id or external id)")
+    token = sub.add_parser("token", help="API tokens for /api/v1: add NAME, list, revoke NAME (as an admin)")
+    token.add_argument("token_action", choices=["add", "list", "revoke"])
+    token.add_argument("name", nargs="?", default="", help="the token's name (add, revoke)")
+    _as_person(token)
     deliveries = sub.add_parser("deliveries", help="list the delivery outbox, newest first")
     deliveries.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
     return parser
+
+
+def _as_person(parser: argparse.ArgumentParser, user: str = "who runs it: an admin of the workspace") -> None:
+    parser.add_argument("--user", required=True, help=f"{user}; on Slack or Teams their platform id")
+    parser.add_argument(
+        "--workspace", default="local", help="the workspace: a local name, a Slack team id, a tenant id"
+    )
+    parser.add_argument("--platform", default="local", choices=["local", "slack", "teams"])
+
+
+def _person_command(args: argparse.Namespace, text: str, source: str) -> Command:
+    """``text`` as a command of ``--user`` in ``--workspace`` (local names are lowercase)."""
+    from bot.command import Actor, WorkspaceRef
+
+    local = args.platform == "local"
+    return Command(
+        workspace=WorkspaceRef(args.platform, args.workspace.lower() if local else args.workspace, args.workspace),
+        actor=Actor(args.user.lower() if local else args.user, args.user),
+        text=text,
+        source=source,
+    )
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -113,6 +139,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_send(settings, args))
     if args.action == "deliveries":
         return asyncio.run(_deliveries(settings, args))
+    if args.action == "token":
+        return asyncio.run(_token(settings, args))
     from adapters.server import serve
 
     if args.webchat:  # as OKRBOT_WEBCHAT=on would
@@ -161,7 +189,6 @@ async def _demo(settings: Settings) -> int:
 
 
 async def _import(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.command import Actor, Command, WorkspaceRef
     from bot.core import Bot
 
     try:
@@ -171,14 +198,7 @@ async def _import(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     db = Database(settings.database_url)
     try:
-        command = Command(
-            workspace=WorkspaceRef(
-                args.platform, args.workspace.lower() if args.platform == "local" else args.workspace, args.workspace
-            ),
-            actor=Actor(args.user.lower() if args.platform == "local" else args.user, args.user),
-            text="import csv",
-            source="import",
-        )
+        command = _person_command(args, "import csv", "import")
         ok, sentence = await Bot(db, timezone=settings.timezone).import_csv(command, text)
     finally:
         await db.dispose()
@@ -198,6 +218,23 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     print(f"Queued {queued} {args.what}; sent {stats.sent}, failed {stats.failed}, {pending} waiting to be sent.")
     return 0
+
+
+async def _token(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.core import Bot
+
+    if args.token_action != "list" and not args.name:
+        print(f"okrbot: token {args.token_action} needs a name, e.g. okrbot token {args.token_action} ci-deploys",
+              file=sys.stderr)  # fmt: skip
+        return 2
+    words = " ".join(w for w in ("token", args.token_action, args.name) if w)
+    db = Database(settings.database_url)
+    try:
+        message = await Bot(db, timezone=settings.timezone).handle(_person_command(args, words, "console"))
+    finally:
+        await db.dispose()
+    print("\n".join(block.plain() for block in message.blocks), file=sys.stderr if message.is_error else sys.stdout)
+    return 1 if message.is_error else 0
 
 
 async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:

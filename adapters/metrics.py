@@ -29,6 +29,7 @@ STATUSES = ("pending", "sending", "sent", "failed")
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 SURFACES: tuple[tuple[str, str], ...] = (
     ("/slack/", "slack"),
+    ("/api/v1/", "api"),
     ("/api/messages", "teams"),
     ("/api/webchat/", "webchat"),
     ("/webchat/", "webchat"),

@@ -12,6 +12,7 @@ from aiohttp import web
 from aiohttp.log import access_logger
 from aiohttp.typedefs import Handler, Middleware
 
+from adapters.api.mount import mount as mount_api
 from adapters.metrics import install as install_metrics
 from adapters.settings import SchedulerSettings, Settings
 from adapters.slack.mount import OUTBOUND_KEY as SLACK_OUTBOUND_KEY
@@ -79,6 +80,7 @@ def build_app(settings: Settings) -> web.Application:
         mount_slack(app, settings.slack, bot),
         mount_teams(app, settings.teams, bot),
         mount_webchat(app, settings.webchat, bot, platform_configured=settings.platform_configured),
+        mount_api(app, settings.api, bot),
     ]
 
     app[SCHEDULER_KEY] = service = scheduler_service(settings.scheduler, db, outbounds(settings, db, app))

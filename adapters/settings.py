@@ -49,6 +49,13 @@ class WebChatSettings(BaseSettings):
     public: bool = Field(default=False, validation_alias="OKRBOT_WEBCHAT_PUBLIC")
 
 
+class ApiSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
+
+    #: Requests a second per token on ``/api/v1`` (each instance), in bursts of up to twice that.
+    rate: float = Field(default=10.0, gt=0, validation_alias="OKRBOT_API_RATE")
+
+
 class SchedulerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", env_ignore_empty=True)
 
@@ -80,6 +87,7 @@ class Settings(BaseSettings):
     teams: TeamsSettings = Field(default_factory=TeamsSettings)
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
+    api: ApiSettings = Field(default_factory=ApiSettings)
 
     @property
     def platform_configured(self) -> bool:

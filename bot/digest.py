@@ -175,16 +175,23 @@ def _objective_blocks(d: TeamDigest, objective: Objective) -> list[Block]:
     return blocks
 
 
-def _participation(d: TeamDigest) -> list[Block]:
+def participation(d: TeamDigest) -> tuple[list[int], list[int], list[int]]:
+    """The member ids of the key-result owners who checked in this week, of those away, and of
+    the rest (missing)."""
     owners: dict[int, list[KrStatus]] = defaultdict(list)
     for status in d.status.values():
         owners[status.kr.owner_id].append(status)
-    if not owners:
-        return [Text(("Participation: no key results, so nobody to hear from.",))]
     done = [m for m, s in owners.items() if any(x.checked_in for x in s)]
     away = [m for m, s in owners.items() if m not in done and all(x.away for x in s)]
     missing = [m for m in owners if m not in done and m not in away]
-    counted = len(owners) - len(away)
+    return done, away, missing
+
+
+def _participation(d: TeamDigest) -> list[Block]:
+    done, away, missing = participation(d)
+    if not (done or away or missing):
+        return [Text(("Participation: no key results, so nobody to hear from.",))]
+    counted = len(done) + len(missing)
     line: list[Span | Spans] = [f"Checked in this week: {len(done)} of {counted} key-result owners"]
     if missing:
         line.append(spans(". Missing: ", *[spans(", " if i else "", _who(d, m)) for i, m in enumerate(missing)]))

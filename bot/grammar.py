@@ -564,6 +564,14 @@ def _title(kind: Title, first: Token, lexer: Lexer, *, greedy: bool, fail: Calla
     return _checked(kind, text, fail)
 
 
+def read_as(kind: Kind, text: str) -> Any:
+    """``text`` read as one argument of ``kind``, as the chat reads it: its value, or ValueError
+    with the chat's sentence (the HTTP API says the same of the same value)."""
+    if isinstance(kind, Title):
+        return kind.check(text)
+    return kind.convert(Token(text, False, 0, len(text)))
+
+
 def _convert(kind: Kind, token: Token, fail: Callable[[str], UsageError]) -> Any:
     try:
         if isinstance(kind, Title):

@@ -7,26 +7,49 @@ workspace a request is for. Everything after it goes through a Repo bound to tha
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 
-from sqlalchemy import bindparam, or_, update
-from sqlmodel import col, select
+from sqlalchemy import or_, text, update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from store.models import ApiToken, Member, Workspace
+from store.db import Database
+from store.models import ApiToken, as_utc
 
-_BY_DIGEST = (
-    select(ApiToken, Workspace, Member)
-    .join(Workspace, col(Workspace.id) == ApiToken.workspace_id)
-    .join(Member, col(Member.id) == ApiToken.created_by_id)
-    .where(ApiToken.digest == bindparam("digest"))
-)
+#: One short statement, read with Database.peek (no ORM, no transaction): every API request asks it.
+_BY_DIGEST = """
+SELECT t.id, t.name, t.last_used_at, w.platform, w.external_id, w.name, m.external_id
+FROM api_token t JOIN workspace w ON w.id = t.workspace_id JOIN member m ON m.id = t.created_by_id
+WHERE t.digest = :digest"""
 
 
-async def token_by_digest(session: AsyncSession, digest: str) -> tuple[ApiToken, Workspace, Member] | None:
-    """The token whose SHA-256 is ``digest``, its workspace and the member who made it, in one
-    statement; None for a token that was never made or is revoked."""
-    row = (await session.exec(_BY_DIGEST, params={"digest": digest})).first()
-    return (row[0], row[1], row[2]) if row else None
+@dataclass(frozen=True)
+class Holder:
+    """What a request's token says: the token, its workspace and the member who made it."""
+
+    token_id: int
+    name: str
+    last_used_at: dt.datetime | None
+    platform: str
+    workspace_external_id: str
+    workspace_name: str
+    maker_external_id: str
+
+
+async def token_by_digest(db: Database, digest: str) -> Holder | None:
+    """The token whose SHA-256 is ``digest``; None for a token that was never made or is revoked.
+    A peek that fails (PostgreSQL's peek pool not connected yet) is asked again in a session."""
+    try:
+        row = await db.peek(_BY_DIGEST, {"digest": digest})
+    except Exception:  # noqa: BLE001 - the long way says what is wrong, if anything is
+        async with db.read() as session:
+            row = (await session.execute(text(_BY_DIGEST), {"digest": digest})).first()
+    if row is None:
+        return None
+    used = row[2]
+    if isinstance(used, str):  # SQLite keeps a datetime as text
+        used = dt.datetime.fromisoformat(used)
+    return Holder(row[0], row[1], as_utc(used) if used else None, row[3], row[4], row[5], row[6])
 
 
 async def mark_used(session: AsyncSession, token_id: int, at: dt.datetime, *, unless_since: dt.datetime) -> None:

@@ -20,7 +20,8 @@ HEROKU_ONLY = {"PORT", "DATABASE_URL"}  # set by the platform and the add-on, no
 # tuning and test knobs: in .env.example, not asked of someone pressing the deploy button
 NOT_FOR_DEPLOY = {"OKRBOT_SLACK_API_URL", "OKRBOT_HOST", "OKRBOT_PORT", "OKRBOT_DATABASE_URL",
                   "OKRBOT_MISFIRE_GRACE_HOURS", "OKRBOT_DISPATCH_WORKERS", "OKRBOT_DISPATCH_LEASE_SECONDS",
-                  "OKRBOT_BODY_TIMEOUT_SECONDS", "OKRBOT_ACCESS_LOG", "OKRBOT_DATABASE_POOL"}  # fmt: skip
+                  "OKRBOT_BODY_TIMEOUT_SECONDS", "OKRBOT_ACCESS_LOG", "OKRBOT_DATABASE_POOL",
+                  "OKRBOT_API_RATE"}  # fmt: skip
 
 
 def variables() -> set[str]:

@@ -102,11 +102,13 @@ async def show(ctx: Ctx, ref: tuple[str, int]) -> Message:
     for entry in history:
         who = people.get(entry.member_id)
         note = spans(" — ", UserText(entry.note)) if entry.note else ()
+        via = f" via API token {entry.source.removeprefix('api:')}" if entry.source.startswith("api:") else ""
         blocks.append(
             Context(
                 spans(
                     f"{entry.created_at:%Y-%m-%d} · {number(entry.value)} · confidence {entry.confidence} · ",
                     mention(who) if who else "?",
+                    via,
                     note,
                 )
             )
