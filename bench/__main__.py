@@ -2,8 +2,8 @@
 
 Sections: Slack and Teams request latency against the bare SDK apps (bench/slack.py,
 bench/teams.py), memory of ``okrbot serve``, check-in write throughput through the core
-(bench/core.py), and the digest and fan-out benchmarks (bench/digest.py, bench/fanout.py) when
-they are there.
+(bench/core.py), the digest and fan-out benchmarks (bench/digest.py, bench/fanout.py), the
+prompt's clicks (bench/clicks.py) and the HTTP API (bench/api.py).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ SECTIONS = (
     ("bench.digest", "digest"),
     ("bench.fanout", "scheduler fan-out"),
     ("bench.clicks", "Slack: a weekly prompt's Check in and No change, 50 people clicking at once"),
+    ("bench.api", "HTTP API /api/v1: reads at 200/s, check-ins 50 at once, beside /okr checkin on the same server"),
 )
 
 

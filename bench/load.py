@@ -16,7 +16,9 @@ stdout::
      "rate": 50, "concurrency": 50, "duration": 5.0, "max_requests": 20000}
 
 ``kind: slack`` posts each body as a form, signed as Slack signs (a fresh timestamp each time);
-``kind: json`` posts it as ``application/json``. A request is an error when it fails, times out,
+``kind: json`` posts it as ``application/json``. Optional ``method`` (``GET`` sends no body),
+``paths`` (request *i* goes to ``url + paths[i % len]``) and ``headers`` (e.g. an API token)
+serve the HTTP API's benchmark (bench/api.py). A request is an error when it fails, times out,
 answers other than 200/201, or (with ``expect``) answers without that text. A Slack request acked
 empty (okrbot's reply missed its 2 s ack budget and goes through ``response_url``) is counted as
 deferred, with the ack's latency: the reply itself comes later still.
@@ -52,6 +54,9 @@ class Plan:
     concurrency: int = 50
     duration: float = 5.0
     max_requests: int = 20_000
+    method: str = "POST"
+    paths: list[str] = field(default_factory=lambda: [""])
+    headers: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -83,14 +88,17 @@ class Client:
     def __init__(self, plan: Plan, http: aiohttp.ClientSession, outcome: Outcome) -> None:
         self.plan, self.http, self.outcome = plan, http, outcome
         self.bodies = itertools.cycle(plan.bodies)
+        self.paths = itertools.cycle(plan.paths)
 
     async def one(self, due: float) -> None:
         plan, outcome = self.plan, self.outcome
         body = next(self.bodies)
         headers = slack_headers(body, plan.secret) if plan.kind == "slack" else {"Content-Type": "application/json"}
+        data = body.encode() if plan.method != "GET" else None
         outcome.sent += 1
         try:
-            async with self.http.post(plan.url, data=body.encode(), headers=headers) as response:
+            url, sent_headers = plan.url + next(self.paths), headers | plan.headers
+            async with self.http.request(plan.method, url, data=data, headers=sent_headers) as response:
                 text = await response.text()
                 if plan.kind == "slack" and response.status == 200 and not text:
                     # okrbot acks with nothing when a reply is not ready within its ack budget
