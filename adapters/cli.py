@@ -16,7 +16,9 @@ from adapters.local import LOCAL_NAME
 from adapters.settings import Settings
 from bot.command import Command
 from store.db import Database, redacted
+from store.installations import seal_installations
 from store.migrate import upgrade
+from store.secrets import HOW, SETTING, SecretKeyError, new_key
 
 log = logging.getLogger("okrbot")
 
@@ -25,7 +27,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
     parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
     sub = parser.add_subparsers(
-        dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries,token}"
+        dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries,token,secret-key,secrets}"
     )
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
@@ -58,6 +60,11 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("token_action", choices=["add", "list", "revoke"])
     token.add_argument("name", nargs="?", default="", help="the token's name (add, revoke)")
     _as_person(token)
+    sub.add_parser("secret-key", help="print a fresh key for OKRBOT_SECRET_KEY")
+    rotate = sub.add_parser(
+        "secrets", help="rotate: encrypt every stored secret again with OKRBOT_SECRET_KEY's first key"
+    )
+    rotate.add_argument("secrets_action", choices=["rotate"])
     deliveries = sub.add_parser("deliveries", help="list the delivery outbox, newest first")
     deliveries.add_argument("--status", choices=["pending", "sending", "sent", "failed"])
     return parser
@@ -108,17 +115,29 @@ def _name(value: str, what: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _main(argv)
+    except SecretKeyError as exc:  # a missing or wrong OKRBOT_SECRET_KEY: its sentence, no traceback
+        raise SystemExit(f"okrbot: {exc.sentence}") from None
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     if args.action == "teams":  # needs no settings and no database
         from adapters.teams.package import main as package
 
         return package(args.rest)
+    if args.action == "secret-key":
+        print(new_key())
+        return 0
     settings = _settings(args)
     from adapters.logs import configure, secrets_of
 
     configure(settings.log_level, getattr(args, "log_format", "text"), secrets_of(settings))
     try:
-        upgrade(settings.database_url)
+        upgrade(settings.database_url, secret_key=settings.secret_box())
+    except SecretKeyError:
+        raise
     except Exception as exc:  # noqa: BLE001 - an unreachable or unwritable database: one sentence, no traceback
         reason = (str(exc).strip().splitlines() or [""])[0]  # not SQLAlchemy's "(Background on this error …)" line
         for secret in secrets_of(settings):
@@ -141,6 +160,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_deliveries(settings, args))
     if args.action == "token":
         return asyncio.run(_token(settings, args))
+    if args.action == "secrets":
+        return asyncio.run(_rotate(settings))
     from adapters.server import serve
 
     if args.webchat:  # as OKRBOT_WEBCHAT=on would
@@ -235,6 +256,19 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     print("\n".join(block.plain() for block in message.blocks), file=sys.stderr if message.is_error else sys.stdout)
     return 1 if message.is_error else 0
+
+
+async def _rotate(settings: Settings) -> int:
+    box = settings.secret_box()
+    if box is None:
+        raise SecretKeyError(f"{SETTING} is not set: {HOW}, and list the old key after it, comma-separated.")
+    db = Database(settings.database_url)
+    try:
+        changed = await seal_installations(db, box, again=True)
+    finally:
+        await db.dispose()
+    print(f"Encrypted the secrets of {changed} Slack installation(s) again with the first key of {SETTING}.")
+    return 0
 
 
 async def _deliveries(settings: Settings, args: argparse.Namespace) -> int:

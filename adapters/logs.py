@@ -21,7 +21,10 @@ def secrets_of(settings: Settings) -> list[str]:
     """Every secret value the settings hold (tokens, passwords, the database password)."""
     slack, teams = settings.slack, settings.teams
     values = [slack.bot_token, slack.signing_secret, slack.app_token, slack.client_secret, slack.state_secret]
+    values.append(settings.secret_key)
     found = [v.get_secret_value() for v in values if v is not None] + [teams.app_password.get_secret_value()]
+    if settings.secret_key is not None:
+        found += settings.secret_key.get_secret_value().split(",")  # each key alone too
     password = url_password(settings.database_url)
     if password:
         found.append(password)

@@ -77,7 +77,7 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_get("/healthz", healthz)
     install_metrics(app, db=db, bot=bot)
     app[SURFACES_KEY] = [
-        mount_slack(app, settings.slack, bot),
+        mount_slack(app, settings.slack, bot, settings.secret_box()),
         mount_teams(app, settings.teams, bot),
         mount_webchat(app, settings.webchat, bot, platform_configured=settings.platform_configured),
         mount_api(app, settings.api, bot),

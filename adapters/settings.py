@@ -12,6 +12,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from store.db import DEFAULT_URL, POOL
+from store.secrets import SecretBox
 
 
 class SlackSettings(BaseSettings):
@@ -88,6 +89,13 @@ class Settings(BaseSettings):
     webchat: WebChatSettings = Field(default_factory=WebChatSettings)
     scheduler: SchedulerSettings = Field(default_factory=SchedulerSettings)
     api: ApiSettings = Field(default_factory=ApiSettings)
+    #: Fernet keys, comma-separated, the first encrypting: what okrbot stores that would let
+    #: someone act as it (Slack installations' tokens) is kept encrypted with it (store/secrets.py).
+    secret_key: SecretStr | None = Field(default=None, validation_alias="OKRBOT_SECRET_KEY")
+
+    def secret_box(self) -> SecretBox | None:
+        """The key's box; None when OKRBOT_SECRET_KEY is unset. SecretKeyError for a bad key."""
+        return SecretBox(self.secret_key.get_secret_value()) if self.secret_key else None
 
     @property
     def platform_configured(self) -> bool:

@@ -17,6 +17,10 @@ from sqlmodel import col, select
 
 from store.db import Database, dialect_insert, rowcount
 from store.models import SlackEvent, SlackInstallation, SlackOAuthState
+from store.secrets import SecretBox, is_sealed
+
+#: The columns that would let someone act as okrbot: kept sealed (store/secrets.py).
+SECRETS = ("bot_token", "bot_refresh_token", "user_token", "user_refresh_token")
 
 #: One first sight of an event in this many also forgets the events Slack no longer retries.
 PRUNE_ONE_IN = 100
@@ -29,17 +33,44 @@ def installation_key(
     return {"enterprise_id": enterprise_id or "", "team_id": "" if enterprise_wide else team_id or ""}
 
 
-async def save_installation(db: Database, key: Mapping[str, str], values: Mapping[str, Any]) -> None:
-    """Insert or replace the installation under ``key`` (an upsert: two instances may finish at once)."""
+async def save_installation(db: Database, box: SecretBox, key: Mapping[str, str], values: Mapping[str, Any]) -> None:
+    """Insert or replace the installation under ``key`` (an upsert: two instances may finish at
+    once), its tokens sealed."""
+    values = {name: box.seal(value) if name in SECRETS else value for name, value in values.items()}
     async with db.write() as session:
         insert = await dialect_insert(session)
         upsert = insert(SlackInstallation).values(**key, **values)
-        await rowcount(session, upsert.on_conflict_do_update(index_elements=list(key), set_=dict(values)))
+        await rowcount(session, upsert.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
-async def find_installation(db: Database, key: Mapping[str, str]) -> SlackInstallation | None:
+async def find_installation(db: Database, box: SecretBox, key: Mapping[str, str]) -> SlackInstallation | None:
+    """The installation under ``key``, its tokens opened (the row is detached: nothing is written back)."""
     async with db.read() as session:
-        return (await session.exec(select(SlackInstallation).filter_by(**key))).first()
+        row = (await session.exec(select(SlackInstallation).filter_by(**key))).first()
+        if row is not None:
+            session.expunge(row)
+    if row is not None:
+        for name in SECRETS:
+            setattr(row, name, box.open(getattr(row, name)))
+    return row
+
+
+async def seal_installations(db: Database, box: SecretBox, *, again: bool = False) -> int:
+    """Check that ``box`` opens every stored token and seal those stored before encryption; with
+    ``again`` (``okrbot secrets rotate``) seal every one afresh with the first key. One
+    transaction: a key that opens some but not all changes nothing. The rows changed."""
+    changed = 0
+    async with db.write() as session:
+        for row in (await session.exec(select(SlackInstallation))).all():
+            before = {name: getattr(row, name) for name in SECRETS}
+            for name, stored in before.items():
+                box.open(stored)  # raises SecretKeyError for a key that does not open it
+                if stored is not None and (again or not is_sealed(stored)):
+                    setattr(row, name, box.seal_again(stored))
+            if any(getattr(row, name) != value for name, value in before.items()):
+                session.add(row)
+                changed += 1
+    return changed
 
 
 async def drop_user_token(db: Database, key: Mapping[str, str], user_id: str) -> None:

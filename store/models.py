@@ -248,16 +248,16 @@ class SlackInstallation(SQLModel, table=True):
     enterprise_name: str | None = Field(default=None, max_length=200)
     enterprise_url: str | None = Field(default=None, max_length=200)
     team_name: str | None = Field(default=None, max_length=200)
-    bot_token: str | None = Field(default=None, max_length=255)
+    bot_token: str | None = Field(default=None, sa_column=Column(Text))  # sealed: store/secrets.py
     bot_id: str | None = Field(default=None, max_length=32)
     bot_user_id: str | None = Field(default=None, max_length=32)
     bot_scopes: str = Field(default="", max_length=1000)
-    bot_refresh_token: str | None = Field(default=None, max_length=255)
+    bot_refresh_token: str | None = Field(default=None, sa_column=Column(Text))  # sealed: store/secrets.py
     bot_token_expires_at: dt.datetime | None = None
     user_id: str = Field(default="", max_length=32)  # the installer
-    user_token: str | None = Field(default=None, max_length=255)
+    user_token: str | None = Field(default=None, sa_column=Column(Text))  # sealed: store/secrets.py
     user_scopes: str = Field(default="", max_length=1000)
-    user_refresh_token: str | None = Field(default=None, max_length=255)
+    user_refresh_token: str | None = Field(default=None, sa_column=Column(Text))  # sealed: store/secrets.py
     user_token_expires_at: dt.datetime | None = None
     token_type: str | None = Field(default=None, max_length=16)
     installed_at: dt.datetime = Field(default_factory=utcnow)

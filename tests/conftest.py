@@ -88,6 +88,21 @@ async def db_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]
         await drop()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def empty_url(request: pytest.FixtureRequest, tmp_path) -> AsyncIterator[str]:  # type: ignore[no-untyped-def]
+    """A database URL with nothing in it yet, not even the migrations: for migration tests."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'okrbot.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(NO_POSTGRES)
+    url, drop = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await drop()
+
+
 @pytest.fixture
 async def db(db_url: str) -> AsyncIterator[Database]:
     database = Database(db_url)

@@ -24,6 +24,7 @@ from adapters.slack.installations import InstallationStore, OAuthStateStore
 from adapters.slack.mount import ADAPTER_KEY, OUTBOUND_KEY, SCOPES
 from bot.command import WorkspaceRef
 from store.db import Database
+from store.secrets import SecretBox, new_key
 
 OAUTH = {
     "SLACK_CLIENT_ID": "111.222",
@@ -31,6 +32,7 @@ OAUTH = {
     "SLACK_STATE_SECRET": "state-secret",
     "SLACK_SIGNING_SECRET": SECRET,
 }
+KEY = new_key()
 
 
 @pytest.fixture
@@ -46,7 +48,9 @@ async def fake() -> AsyncIterator[FakeSlack]:
 
 @pytest.fixture
 async def slack(db_url: str, fake: FakeSlack) -> AsyncIterator[SlackClient]:
-    settings = Settings(database_url=db_url, slack=SlackSettings(**OAUTH, OKRBOT_SLACK_API_URL=fake.api_url))
+    settings = Settings(
+        database_url=db_url, OKRBOT_SECRET_KEY=KEY, slack=SlackSettings(**OAUTH, OKRBOT_SLACK_API_URL=fake.api_url)
+    )
     http = TestClient(TestServer(build_app(settings), host="127.0.0.1"))
     await http.start_server()
     yield SlackClient(http, fake)
@@ -97,7 +101,10 @@ async def test_two_workspaces_install_see_only_their_own_okrs_and_one_uninstalls
     installed = await rows(
         db_url, "SELECT team_id, bot_token, bot_id, user_id FROM slack_installation ORDER BY team_id"
     )
-    assert installed == [("T1", "xoxb-one", "BT1", "UINSTALLER"), ("T2", "xoxb-two", "BT2", "UINSTALLER")]
+    assert [(team, SecretBox(KEY).open(token), bot, user) for team, token, bot, user in installed] == [
+        ("T1", "xoxb-one", "BT1", "UINSTALLER"), ("T2", "xoxb-two", "BT2", "UINSTALLER")
+    ]  # fmt: skip
+    assert all(token.startswith("fernet:") for _, token, _, _ in installed)
 
     one, two = replace(slack, team="T1"), replace(slack, team="T2")
     for line in ('team add growth "Growth"', 'objective add "Secret plan of T1" --team growth'):
@@ -177,7 +184,7 @@ async def test_states_expire_and_are_shared_by_instances(db: Database):
 async def test_installation_store_round_trip_and_deletes(db: Database):
     from slack_sdk.oauth.installation_store import Installation
 
-    store = InstallationStore(db)
+    store = InstallationStore(db, SecretBox(KEY))
     expires = int(time.time()) + 3600
     for team, token in (("T1", "xoxb-1"), ("T1", "xoxb-1b"), ("T2", "xoxb-2")):  # a reinstall replaces
         await store.async_save(

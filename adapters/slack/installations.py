@@ -24,6 +24,7 @@ from store import installations as stored
 from store.db import Database
 from store.installations import installation_key
 from store.models import SlackInstallation, as_utc, utcnow
+from store.secrets import SecretBox
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,8 @@ def _epoch(moment: dt.datetime | None) -> int | None:
 class InstallationStore(AsyncInstallationStore):
     """One row per workspace (or org): the latest installation, bot token and installer."""
 
-    def __init__(self, db: Database) -> None:
-        self.db = db
+    def __init__(self, db: Database, box: SecretBox) -> None:
+        self.db, self.box = db, box
 
     @property
     def logger(self) -> logging.Logger:
@@ -73,7 +74,7 @@ class InstallationStore(AsyncInstallationStore):
             "token_type": installation.token_type,
             "installed_at": utcnow(),
         }
-        await stored.save_installation(self.db, key, values)
+        await stored.save_installation(self.db, self.box, key, values)
         log.info("slack: installed in %s (by %s)", key["team_id"] or key["enterprise_id"], installation.user_id)
 
     async def async_save_bot(self, bot: Bot) -> None:
@@ -91,7 +92,7 @@ class InstallationStore(AsyncInstallationStore):
         self, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None
     ) -> SlackInstallation | None:
         key = installation_key(enterprise_id, team_id, enterprise_wide=bool(is_enterprise_install))
-        return await stored.find_installation(self.db, key)
+        return await stored.find_installation(self.db, self.box, key)
 
     async def async_find_bot(
         self, *, enterprise_id: str | None, team_id: str | None, is_enterprise_install: bool | None = False

@@ -18,6 +18,8 @@ from adapters.slack.installations import InstallationStore, OAuthStateStore, See
 from adapters.slack.outbound import SlackOutbound, TokenFor, web_client
 from bot.command import WorkspaceRef
 from bot.core import Bot
+from store.installations import seal_installations
+from store.secrets import HOW, SETTING, SecretBox, SecretKeyError
 
 #: Seconds a Web API call may take (slack_sdk's own default is 30).
 WEB_API_TIMEOUT = 30.0
@@ -87,10 +89,11 @@ def _oauth_problem(slack: SlackSettings) -> str | None:
     return f"slack: off (SLACK_CLIENT_ID is set but {' and '.join(missing)} not)" if missing else None
 
 
-def mount(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
-    """Add Slack's routes when Slack is configured; return the start-up log line."""
+def mount(app: web.Application, slack: SlackSettings, bot: Bot, box: SecretBox | None = None) -> str:
+    """Add Slack's routes when Slack is configured; return the start-up log line. Many
+    workspaces (OAuth) keep their tokens sealed with ``box``: without one, SecretKeyError."""
     if slack.client_id:
-        return _mount_oauth(app, slack, bot)
+        return _mount_oauth(app, slack, bot, box)
     if slack.signing_secret is None and slack.app_token is None:
         return "slack: off (set SLACK_SIGNING_SECRET and SLACK_BOT_TOKEN to turn it on)"
     if slack.bot_token is None:
@@ -111,11 +114,23 @@ def mount(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
     return f"slack: on at POST /slack/events{mode} (single workspace, SLACK_BOT_TOKEN)"
 
 
-def _mount_oauth(app: web.Application, slack: SlackSettings, bot: Bot) -> str:
+def _mount_oauth(app: web.Application, slack: SlackSettings, bot: Bot, box: SecretBox | None) -> str:
     problem = _oauth_problem(slack)
     if problem:
         return problem
-    store = InstallationStore(bot.db)
+    if box is None:
+        raise SecretKeyError(
+            f"Multi-workspace Slack (SLACK_CLIENT_ID) keeps each workspace's bot token encrypted, so it needs "
+            f"{SETTING}: {HOW} and set it."
+        )
+    store = InstallationStore(bot.db, box)
+
+    async def check_key(_app: web.Application) -> None:
+        sealed = await seal_installations(bot.db, box)  # a wrong key stops the start with its sentence
+        if sealed:
+            log.info("slack: sealed the tokens of %d installation(s) stored before encryption", sealed)
+
+    app.on_startup.append(check_key)
     adapter = SlackAdapter(bot, build_oauth_bolt(slack, store), seen=SeenEvents(bot.db), installations=store)
     app[ADAPTER_KEY] = adapter
     app[OUTBOUND_KEY] = outbound = SlackOutbound(slack.api_url, store.token_for)
