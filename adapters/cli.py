@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="okrbot", description="OKR check-ins where your team talks.")
     parser.add_argument("--database-url", help="overrides OKRBOT_DATABASE_URL / DATABASE_URL")
     sub = parser.add_subparsers(
-        dest="action", required=True, metavar="{chat,serve,db,import,demo,send,deliveries,token,secret-key,secrets}"
+        dest="action",
+        required=True,
+        metavar="{chat,serve,db,import,demo,send,deliveries,token,secret-key,secrets,backup,restore}",
     )
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
@@ -60,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("token_action", choices=["add", "list", "revoke"])
     token.add_argument("name", nargs="?", default="", help="the token's name (add, revoke)")
     _as_person(token)
+    saved = sub.add_parser("backup", help="write the whole database to FILE as one JSON document, while it runs")
+    saved.add_argument("file", type=Path)
+    back = sub.add_parser("restore", help="load a backup FILE into an empty database (SQLite or PostgreSQL)")
+    back.add_argument("file", type=Path)
     sub.add_parser("secret-key", help="print a fresh key for OKRBOT_SECRET_KEY")
     rotate = sub.add_parser(
         "secrets", help="rotate: encrypt every stored secret again with OKRBOT_SECRET_KEY's first key"
@@ -162,6 +168,8 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_token(settings, args))
     if args.action == "secrets":
         return asyncio.run(_rotate(settings))
+    if args.action in ("backup", "restore"):
+        return asyncio.run(_backup(settings, args))
     from adapters.server import serve
 
     if args.webchat:  # as OKRBOT_WEBCHAT=on would
@@ -256,6 +264,33 @@ async def _token(settings: Settings, args: argparse.Namespace) -> int:
         await db.dispose()
     print("\n".join(block.plain() for block in message.blocks), file=sys.stderr if message.is_error else sys.stdout)
     return 1 if message.is_error else 0
+
+
+async def _backup(settings: Settings, args: argparse.Namespace) -> int:
+    from store.backup import BackupError, backup, read_backup, restore, write_backup
+
+    db = Database(settings.database_url)
+    try:
+        if args.action == "backup":
+            document = await backup(db)
+            await asyncio.to_thread(write_backup, document, args.file)
+            rows = sum(len(t["rows"]) for t in document["tables"].values())
+            print(
+                f"Wrote {rows} rows of {len(document['tables'])} tables (schema {document['schema']}) to {args.file}."
+            )
+            return 0
+        try:
+            document = await asyncio.to_thread(read_backup, args.file)
+            rows = await restore(db, document)
+        except BackupError as exc:
+            print(f"okrbot: {exc.sentence}", file=sys.stderr)
+            return 1
+        print(
+            f"Restored {rows} rows from {args.file} (taken {document.get('taken_at', '?')}, schema {document['schema']})."
+        )
+        return 0
+    finally:
+        await db.dispose()
 
 
 async def _rotate(settings: Settings) -> int:

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -193,3 +196,13 @@ async def okr(ok):
     await ok("alice", 'team add growth "Growth"')
     await ok("alice", 'objective add "Grow revenue" --team growth')
     await ok("alice", 'kr add O-1 "Active teams" --target 100 --unit teams')
+
+
+def okrbot_cli(db_url: str, *words: str, timeout: float = 180, **env: str) -> subprocess.CompletedProcess[str]:
+    """``okrbot <words>`` in a process of its own, on ``db_url``, with none of this machine's
+    platform settings: blocking, so ``await asyncio.to_thread(okrbot_cli, ...)`` from a test."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OKRBOT_", "SLACK_", "MICROSOFT_"))}
+    environment |= {"OKRBOT_DATABASE_URL": db_url, "PYTHONPATH": str(Path(__file__).resolve().parents[1]), **env}
+    return subprocess.run(
+        [sys.executable, "-m", "adapters.cli", *words], env=environment, capture_output=True, text=True, timeout=timeout
+    )

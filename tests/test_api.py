@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from conftest import Clock, command, snapshot
+from conftest import Clock, command, okrbot_cli, snapshot
 from openapi_spec_validator import validate
 from sqlalchemy import update
 from test_deploy_serve import PLATFORM_VARIABLES
@@ -157,11 +157,7 @@ async def test_a_token_reads_only_its_own_workspace(okrs: Api) -> None:
 
 
 def okrbot_token(db_url: str, *words: str, user: str = "alice") -> subprocess.CompletedProcess[str]:
-    root = str(Path(__file__).resolve().parents[1])
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("OKRBOT_", "DATABASE_URL"))}
-    env.update(OKRBOT_DATABASE_URL=db_url, PYTHONPATH=root)
-    command = [sys.executable, "-m", "adapters.cli", "token", *words, "--user", user, "--workspace", "acme"]
-    return subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
+    return okrbot_cli(db_url, "token", *words, "--user", user, "--workspace", "acme", timeout=120)
 
 
 async def test_the_cli_makes_lists_and_revokes_tokens(okrs: Api, db_url: str) -> None:

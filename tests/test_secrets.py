@@ -6,13 +6,13 @@ with a wrong one. On SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from conftest import okrbot_cli
 from sqlalchemy import text
 
 from store.db import Database
@@ -28,14 +28,6 @@ OAUTH = {
     "SLACK_SIGNING_SECRET": "signing-secret",
 }
 TOKENS = {"bot_token": "xoxb-plain-one", "bot_refresh_token": "xoxe-1-refresh", "user_token": "xoxp-user"}
-
-
-def okrbot(db_url: str, *words: str, timeout: float = 60, **env: str) -> subprocess.CompletedProcess[str]:
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("OKRBOT_", "SLACK_", "MICROSOFT_"))}
-    environment |= {"OKRBOT_DATABASE_URL": db_url, "PYTHONPATH": str(ROOT), **env}
-    return subprocess.run(
-        [sys.executable, "-m", "adapters.cli", *words], env=environment, capture_output=True, text=True, timeout=timeout
-    )
 
 
 async def stored_tokens(db: Database) -> list[tuple]:
@@ -87,17 +79,17 @@ async def test_rotation_seals_everything_with_the_new_key_and_a_wrong_key_change
     await install(db, SecretBox(old), "T1")
     await install(db, SecretBox(old), "T2")
     before = await stored_tokens(db)
-    wrong = await asyncio.to_thread(okrbot, db_url, "secrets", "rotate", OKRBOT_SECRET_KEY=new)
+    wrong = await asyncio.to_thread(okrbot_cli, db_url, "secrets", "rotate", OKRBOT_SECRET_KEY=new)
     assert wrong.returncode != 0 and "does not open" in wrong.stderr and "Traceback" not in wrong.stderr
     assert await stored_tokens(db) == before
-    done = await asyncio.to_thread(okrbot, db_url, "secrets", "rotate", OKRBOT_SECRET_KEY=f"{new},{old}")
+    done = await asyncio.to_thread(okrbot_cli, db_url, "secrets", "rotate", OKRBOT_SECRET_KEY=f"{new},{old}")
     assert done.returncode == 0, done.stderr
     assert "2 Slack installation(s)" in done.stdout
     found = await find_installation(db, SecretBox(new), installation_key(None, "T2"))
     assert found is not None and found.bot_token == "xoxb-plain-one"  # the new key alone opens them
     with pytest.raises(SecretKeyError):
         await find_installation(db, SecretBox(old), installation_key(None, "T2"))
-    unset = await asyncio.to_thread(okrbot, db_url, "secrets", "rotate")
+    unset = await asyncio.to_thread(okrbot_cli, db_url, "secrets", "rotate")
     assert unset.returncode != 0 and "OKRBOT_SECRET_KEY is not set" in unset.stderr
 
 
@@ -148,16 +140,16 @@ def _free_port() -> int:
 
 async def test_serve_refuses_to_start_without_the_key_or_with_a_wrong_one(db: Database, db_url: str) -> None:
     port = str(_free_port())
-    keyless = await asyncio.to_thread(okrbot, db_url, "serve", "--port", port, **OAUTH)
+    keyless = await asyncio.to_thread(okrbot_cli, db_url, "serve", "--port", port, **OAUTH)
     assert keyless.returncode != 0 and "Traceback" not in keyless.stderr
     last = keyless.stderr.strip().splitlines()[-1]
     assert "needs OKRBOT_SECRET_KEY" in last and "okrbot secret-key" in last, keyless.stderr
     await install(db, SecretBox(new_key()))
     before = await stored_tokens(db)
-    wrong = await asyncio.to_thread(okrbot, db_url, "serve", "--port", port, OKRBOT_SECRET_KEY=new_key(), **OAUTH)
+    wrong = await asyncio.to_thread(okrbot_cli, db_url, "serve", "--port", port, OKRBOT_SECRET_KEY=new_key(), **OAUTH)
     assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
     assert "does not open the secrets stored" in wrong.stderr.strip().splitlines()[-1], wrong.stderr
-    malformed = await asyncio.to_thread(okrbot, db_url, "serve", "--port", port, OKRBOT_SECRET_KEY="abc", **OAUTH)
+    malformed = await asyncio.to_thread(okrbot_cli, db_url, "serve", "--port", port, OKRBOT_SECRET_KEY="abc", **OAUTH)
     assert "is not a Fernet key" in malformed.stderr.strip().splitlines()[-1], malformed.stderr
     assert await stored_tokens(db) == before
 
