@@ -10,9 +10,10 @@ from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar
 
+from bot.audit import audited, record, target_of
 from bot.cache import ReadCache
 from bot.command import Command, Platform, WorkspaceRef
-from bot.commands import alignment, checkin, data, help, okrs, org, reading, review, schedule, tokens  # noqa: F401  (registers every command)
+from bot.commands import alignment, audit_log, checkin, data, help, okrs, org, reading, review, schedule, tokens  # noqa: F401  (registers every command)
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError
@@ -138,14 +139,11 @@ class Bot:
         message = await self.handle(dataclasses.replace(command, text=request.action))
         return one_key_result(message, request.ref) if request.ref else message
 
-    async def call(
-        self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, writes: bool = False, single: bool = False
-    ) -> T:
+    async def call(self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, writes: bool = False) -> T:
         """Run ``action`` as ``command``'s person, in one transaction: the HTTP API's way in
         (bot/api.py). A UserError is the caller's to say; a write takes the workspace's lock with
-        the statement that writes, as a typed check-in does, and ``single`` says its one write is
-        its last statement (as grammar.Spec.single_write)."""
-        return await self._run(command, writes, action, locks_late=writes, single=single)
+        the statement that writes, as a typed check-in does."""
+        return await self._run(command, writes, action, locks_late=writes)
 
     async def _answer(self, command: Command) -> Message:
         try:
@@ -159,14 +157,22 @@ class Bot:
                 kept = await self._kept_reply(command, keep)
                 if kept is not None:
                     return kept
+            audit = writes and audited(spec, command)
+
+            async def act(ctx: Ctx) -> Message:
+                reply: Message = await spec.handler(ctx, **parsed.values)
+                if audit and not reply.is_error:  # in the same transaction: no entry without the write
+                    await record(ctx, " ".join(spec.words), target_of(spec, parsed.values))
+                return reply
+
             return await self._run(
                 command,
                 writes,
-                lambda ctx: spec.handler(ctx, **parsed.values),
+                act,
                 long=long,
                 keep=keep,
                 locks_late=spec.locks_late,
-                single=spec.single_write,
+                single=spec.single_write and not audit,  # an entry is a second write
             )
         except UserError as exc:
             return Message.error(exc.sentence)
@@ -229,7 +235,13 @@ class Bot:
     async def import_csv(self, command: Command, text: str) -> tuple[bool, str]:
         """Import a CSV file whole, or nothing of it: (done, the sentence to show)."""
         try:
-            return True, await self._run(command, True, lambda ctx: import_csv(ctx, text))
+
+            async def act(ctx: Ctx) -> str:
+                done = await import_csv(ctx, text)
+                await record(ctx, "import")
+                return done
+
+            return True, await self._run(command, True, act)
         except UserError as exc:
             return False, exc.sentence
 

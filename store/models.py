@@ -312,3 +312,18 @@ class ApiAnswer(SQLModel, table=True):
     status: int
     body: str = Field(sa_column=Column(Text, nullable=False))
     created_at: dt.datetime = Field(default_factory=utcnow, index=True)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what, on what, when and from where: admin actions, and every write through the CLI
+    or the HTTP API. The person is a member id, so forgetting them leaves no name here."""
+
+    __tablename__ = "audit_entry"
+
+    id: int | None = Field(default=None, primary_key=True)
+    workspace_id: int = Field(foreign_key="workspace.id", index=True)
+    member_id: int | None = Field(default=None, foreign_key="member.id")
+    action: str = Field(max_length=40)  # the command: "cycle close", "token add", "checkin"
+    target: str = Field(default="", max_length=200)  # what it was on: "2026-Q4", "KR-3", "ci-deploys"
+    surface: str = Field(max_length=40)  # slack | teams | console | webchat | api:<token name>
+    created_at: dt.datetime = Field(default_factory=utcnow, index=True)

@@ -24,6 +24,7 @@ from store.db import AUTOCOMMIT, WRITES, Database
 from store.models import (
     ApiAnswer,
     ApiToken,
+    AuditEntry,
     Capability,
     CheckIn,
     Cycle,
@@ -614,6 +615,15 @@ class Repo:
 
     async def all_check_ins(self) -> list[CheckIn]:
         return await self._all(select(CheckIn).order_by(col(CheckIn.id)))
+
+    # the audit log -------------------------------------------------------------------------
+
+    async def audit_entries(self, *, since: dt.datetime | None = None, limit: int = 50) -> list[AuditEntry]:
+        """The latest entries, newest first (``since``: from that moment on)."""
+        query = select(AuditEntry).order_by(col(AuditEntry.created_at).desc(), col(AuditEntry.id).desc())
+        if since is not None:
+            query = query.where(col(AuditEntry.created_at) >= since)
+        return await self._all(query.limit(limit))
 
     # the HTTP API's tokens and the answers kept for its retries -----------------------------
 

@@ -244,6 +244,9 @@ async def test_a_posted_check_in_is_recorded_under_the_token_and_shown_in_the_ch
     assert "45 · confidence 8 · @Alice via API token deploys — from CI" in shown
     again = await okrs.post("/key-results/KR-1/check-ins", token, {"value": 50, "confidence": 9})
     assert (await again.json())["confidence"] == 9
+    audited = [(row[3], row[4], row[5]) for row in sorted((await snapshot(okrs.db))["audit_entry"])]
+    posted = ("checkin", "KR-1", "api:deploys")
+    assert audited == [("token add", "deploys", "test"), posted, posted]  # every write through the API
 
 
 # --- Idempotency-Key -------------------------------------------------------------------------
@@ -261,6 +264,7 @@ async def test_a_retry_with_the_same_key_records_once(okrs: Api) -> None:
     assert await first.json() == await retry.json()
     assert retry.headers["Idempotent-Replayed"] == "true" and "Idempotent-Replayed" not in first.headers
     assert len(await check_ins(okrs)) == 1
+    assert [row[3] for row in (await snapshot(okrs.db))["audit_entry"]].count("checkin") == 1  # a replay is no write
     before = await snapshot(okrs.db)
     other = await okrs.post("/key-results/KR-1/check-ins", token, {"value": 31}, key="run-41")
     assert "different request" in await problem_of(other, 422)

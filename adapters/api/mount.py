@@ -134,9 +134,7 @@ class Api:
         async def write(ctx: Ctx) -> api.Answer:
             return await api.check_in(ctx, caller, number, body, key=key, fingerprint=fingerprint)
 
-        answer = await self.bot.call(
-            caller.command, write, writes=True, single=key is None
-        )  # a kept answer is a 2nd write
+        answer = await self.bot.call(caller.command, write, writes=True)  # with its audit entry: one transaction
         headers = {"Location": f"{PREFIX}/key-results/KR-{number}"}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"

@@ -14,7 +14,7 @@ from bot.errors import UserError
 from bot.grammar import command
 from bot.messages import File, Message, Text
 from bot.scales import quarter_of
-from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership, row_id
+from store.models import Capability, CheckIn, Cycle, KeyResult, Member, Objective, Team, TeamMembership, as_utc, row_id
 from store.repo import Repo
 
 # -- export --------------------------------------------------------------------------------------
@@ -126,6 +126,12 @@ async def export_json(ctx: Ctx) -> str:
         "key_results": [_key_result_json(s, kr) for kr in s.krs],
         "check_ins": _check_ins_json(s, await ctx.repo.all_check_ins()),
     }
+    if ctx.actor.is_admin:  # the audit log is for admins (bot/audit.py)
+        document["audit"] = [
+            {"at": as_utc(e.created_at).isoformat(), "by": s.who(e.member_id), "action": e.action,
+             "target": e.target, "surface": e.surface}
+            for e in reversed(await ctx.repo.audit_entries(limit=1_000_000))
+        ]  # fmt: skip
     return json.dumps(document, ensure_ascii=False, indent=2) + "\n"
 
 

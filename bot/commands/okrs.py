@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.audit import from_outside, record
 from bot.commands.checkin import my_key_results
 from bot.context import Ctx
 from bot.errors import UsageError, UserError
@@ -161,6 +162,8 @@ async def grade(ctx: Ctx, kr: tuple[str, int] | None = None, score: float | None
     if score is None:
         raise UsageError(f"The score for KR-{kr[1]} is missing.", REGISTRY[("grade",)].usage)
     row, objective = await grade_one(ctx, kr[1], score)
+    if row.owner_id != ctx.actor.id and not from_outside(ctx.command):  # the CLI and the API are recorded anyway
+        await record(ctx, "grade", f"KR-{row.number}")
     return Message.of(
         Text(spans(f"Graded KR-{row.number} ", UserText(row.title), f": {score:.2f}{verdict(objective, score)}."))
     )
