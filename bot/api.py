@@ -17,7 +17,6 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.json_schema import JsonDict
 
-from bot import audit
 from bot.command import Actor, Command, Platform, WorkspaceRef
 from bot.commands.checkin import record
 from bot.commands.tokens import token_digest as token_digest
@@ -411,8 +410,9 @@ async def check_in(
                     422, "This Idempotency-Key was used for a different request; send a new key with a new check-in."
                 )
             return Answer(kept.status, kept.body, replayed=True)
-    done = await record(ctx, number, value=body.value, confidence=body.confidence, note=body.note, source=caller.source)
-    await audit.record(ctx, "checkin", f"KR-{number}")  # every write through the API is in the audit log
+    done = await record(
+        ctx, number, value=body.value, confidence=body.confidence, note=body.note, source=caller.source, audited=True
+    )  # every write through the API is in the audit log
     entry = CheckInOut(
         key_result=kr_ref(done.kr), value=done.kr.current, confidence=done.kr.confidence, note=body.note,
         by=_person(ctx.actor), source=caller.source, at=ctx.now,

@@ -14,7 +14,7 @@ from typing import Any
 from bot.command import Command
 from bot.context import Ctx
 from bot.grammar import Date, Ref, Spec, Word
-from store.models import AuditEntry, row_id
+from store.models import row_id
 
 #: Commands recorded from every surface; any other write is recorded when it came from the CLI or the API.
 ADMIN_ACTIONS = frozenset(
@@ -54,8 +54,7 @@ def target_of(spec: Spec, values: Mapping[str, Any]) -> str:
 
 async def record(ctx: Ctx, action: str, target: str = "") -> None:
     """Add an entry to the audit log, in the transaction of what it records."""
-    entry = AuditEntry(
-        workspace_id=ctx.repo.workspace_id, member_id=row_id(ctx.actor), action=action[:40],
-        target=target[:_TARGET], surface=ctx.command.source[:40], created_at=ctx.now,
+    await ctx.repo.audit(
+        member_id=row_id(ctx.actor), action=action[:40], target=target[:_TARGET], surface=ctx.command.source[:40],
+        at=ctx.now,
     )  # fmt: skip
-    await ctx.repo.add(entry)

@@ -139,11 +139,14 @@ class Bot:
         message = await self.handle(dataclasses.replace(command, text=request.action))
         return one_key_result(message, request.ref) if request.ref else message
 
-    async def call(self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, writes: bool = False) -> T:
+    async def call(
+        self, command: Command, action: Callable[[Ctx], Awaitable[T]], *, writes: bool = False, single: bool = False
+    ) -> T:
         """Run ``action`` as ``command``'s person, in one transaction: the HTTP API's way in
         (bot/api.py). A UserError is the caller's to say; a write takes the workspace's lock with
-        the statement that writes, as a typed check-in does."""
-        return await self._run(command, writes, action, locks_late=writes)
+        the statement that writes, as a typed check-in does; ``single``: its one write is its
+        last statement (grammar.Spec.single_write)."""
+        return await self._run(command, writes, action, locks_late=writes, single=single)
 
     async def _answer(self, command: Command) -> Message:
         try:

@@ -16,6 +16,7 @@ from sqlalchemy import and_, bindparam, case, delete, func, insert, or_, text, u
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.elements import TextClause
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 from sqlmodel.sql.expression import SelectOfScalar
@@ -76,31 +77,44 @@ _KEY_RESULT_IN_CYCLE = _IN_CYCLE.where(KeyResult.number == bindparam("number"))
 # the same for several numbers at once (No change on a prompt's key results)
 _KEY_RESULTS_IN_CYCLE = _IN_CYCLE.where(col(KeyResult.number).in_(bindparam("numbers", expanding=True)))
 _INSERT_CHECKIN = insert(CheckIn.__table__)  # type: ignore[attr-defined]
+_INSERT_AUDIT = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
 _MOVE_KEY_RESULT = (
     update(KeyResult.__table__)  # type: ignore[attr-defined]
     .where(KeyResult.__table__.c.id == bindparam("kr_id"))  # type: ignore[attr-defined]
     .values(current=bindparam("current"), confidence=bindparam("new_confidence"), updated_at=bindparam("at"))
 )
+
+
 #: PostgreSQL's check-in in one statement (data-modifying CTEs): the workspace row locked, the key
 #: result moved if it is still as it was read (active, at the value and confidence the check-in
 #: remembers as what it replaced, and the reply says it was),
 #: the history row added, the revision raised. No row back: it was not, and nothing was written.
 #: The check-in's time is never before the key result's last change: its clock was read before
 #: the lock, and check-ins must be in time order as they are in write order.
-_CHECKIN_MOVE_TOUCH = text(
-    "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
-    " moved AS (UPDATE key_result SET current = :value, confidence = :confidence,"
-    " updated_at = GREATEST(key_result.updated_at, :created_at)"
-    " FROM locked WHERE key_result.id = :key_result_id AND key_result.workspace_id = locked.id"
-    " AND NOT key_result.archived AND key_result.confidence = :before AND key_result.current = :previous_value"
-    " RETURNING key_result.id, key_result.updated_at),"
-    " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
-    " created_at, source, previous_value, previous_confidence)"
-    " SELECT :workspace_id, id, :member_id, :value, :confidence, :note, updated_at, :source,"
-    " :previous_value, :before FROM moved)"
-    " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
-    " RETURNING (SELECT updated_at FROM moved)"
-)
+def _checkin_move_touch(*, audited: bool) -> TextClause:
+    entry = (
+        ", audited AS (INSERT INTO audit_entry (workspace_id, member_id, action, target, surface, created_at)"
+        " SELECT :workspace_id, :member_id, :audit_action, :audit_target, :source, updated_at FROM moved)"
+    )
+    return text(
+        "WITH locked AS (SELECT id FROM workspace WHERE id = :workspace_id FOR UPDATE),"
+        " moved AS (UPDATE key_result SET current = :value, confidence = :confidence,"
+        " updated_at = GREATEST(key_result.updated_at, :created_at)"
+        " FROM locked WHERE key_result.id = :key_result_id AND key_result.workspace_id = locked.id"
+        " AND NOT key_result.archived AND key_result.confidence = :before AND key_result.current = :previous_value"
+        " RETURNING key_result.id, key_result.updated_at),"
+        " added AS (INSERT INTO check_in (workspace_id, key_result_id, member_id, value, confidence, note,"
+        " created_at, source, previous_value, previous_confidence)"
+        " SELECT :workspace_id, id, :member_id, :value, :confidence, :note, updated_at, :source,"
+        " :previous_value, :before FROM moved)"
+        + (entry if audited else "")
+        + " UPDATE workspace SET revision = revision + 1 WHERE id = :workspace_id AND EXISTS (SELECT FROM moved)"
+        " RETURNING (SELECT updated_at FROM moved)"
+    )
+
+
+#: ... and, for a check-in that is audited (through the HTTP API), its audit entry.
+_CHECKIN_MOVE_TOUCH = {audited: _checkin_move_touch(audited=audited) for audited in (False, True)}
 #: PostgreSQL's "no change" in one statement, which takes the workspace's lock itself: each key
 #: result that is active, has no check-in since ``:since`` and is still as it was read (its
 #: ``updated_at``, which every check-in moves) gets a check-in at its own value and confidence,
@@ -441,9 +455,11 @@ class Repo:
         note: str,
         at: dt.datetime,
         source: str,
+        audited: tuple[str, str] | None = None,
     ) -> bool:
         """Append a check-in to ``kr``'s history and move ``kr``: two plain statements (one on
-        PostgreSQL, which locks the workspace and raises the revision in it too).
+        PostgreSQL, which locks the workspace and raises the revision in it too). ``audited``: the
+        audit log's action and target, written with it (in the same statement on PostgreSQL).
 
         False when nothing was written because ``kr`` changed since it was read (PostgreSQL, where
         a check-in may read before it locks: :data:`LOCKS_LATE`); lock, read it again, try again.
@@ -468,7 +484,10 @@ class Repo:
         if connection.dialect.name == "postgresql":
             # One statement instead of three, which takes the workspace's lock itself: the move,
             # the insert and the revision raised (so touch() has nothing left to do).
-            written = (await connection.execute(_CHECKIN_MOVE_TOUCH, {**checkin, "before": kr.confidence})).first()
+            params = {**checkin, "before": kr.confidence}
+            if audited is not None:
+                params |= {"audit_action": audited[0], "audit_target": audited[1]}
+            written = (await connection.execute(_CHECKIN_MOVE_TOUCH[audited is not None], params)).first()
             if written is None:
                 return False
             at = written[0]
@@ -478,6 +497,8 @@ class Repo:
             await self.session.exec(
                 _MOVE_KEY_RESULT, params={"kr_id": kr.id, "current": value, "new_confidence": confidence, "at": at}
             )
+            if audited is not None:
+                await self.audit(member_id=member_id, action=audited[0], target=audited[1], surface=source, at=at)
         for name, new in (("current", value), ("confidence", confidence), ("updated_at", at)):
             set_committed_value(kr, name, new)
         return True
@@ -617,6 +638,12 @@ class Repo:
         return await self._all(select(CheckIn).order_by(col(CheckIn.id)))
 
     # the audit log -------------------------------------------------------------------------
+
+    async def audit(self, *, member_id: int | None, action: str, target: str, surface: str, at: dt.datetime) -> None:
+        """Add an entry: one plain statement (an API check-in pays for it), no unit of work."""
+        params = {"workspace_id": self.workspace_id, "member_id": member_id, "action": action, "target": target,
+                  "surface": surface, "created_at": at}  # fmt: skip
+        await self.session.exec(_INSERT_AUDIT, params=params)
 
     async def audit_entries(self, *, since: dt.datetime | None = None, limit: int = 50) -> list[AuditEntry]:
         """The latest entries, newest first (``since``: from that moment on)."""

@@ -134,7 +134,8 @@ class Api:
         async def write(ctx: Ctx) -> api.Answer:
             return await api.check_in(ctx, caller, number, body, key=key, fingerprint=fingerprint)
 
-        answer = await self.bot.call(caller.command, write, writes=True)  # with its audit entry: one transaction
+        single = key is None  # its audit entry goes with the check-in's statement; a kept answer is one more
+        answer = await self.bot.call(caller.command, write, writes=True, single=single)
         headers = {"Location": f"{PREFIX}/key-results/KR-{number}"}
         if answer.replayed:
             headers["Idempotent-Replayed"] = "true"

@@ -82,9 +82,11 @@ async def record(
     note: str,
     source: str,
     read: tuple[KeyResult, Objective, Cycle] | None = None,
+    audited: bool = False,
 ) -> Recorded:
     """Append to KR-``number``'s history and move it, in the caller's one transaction (``read``:
-    the key result with its objective and cycle, when the caller has just read them)."""
+    the key result with its objective and cycle, when the caller has just read them; ``audited``:
+    with its entry in the audit log, as a check-in through the HTTP API is)."""
     for again in (False, True):
         kr, objective, cycle = read or await ctx.key_result_in_cycle(number, again=again)
         read = None
@@ -98,6 +100,7 @@ async def record(
             note=note,
             at=ctx.now,
             source=source,
+            audited=("checkin", f"KR-{number}") if audited else None,
         )
         if recorded:
             return Recorded(kr, value_before, before)
