@@ -29,7 +29,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(
         dest="action",
         required=True,
-        metavar="{chat,serve,db,import,demo,send,deliveries,token,secret-key,secrets,backup,restore}",
+        metavar="{chat,serve,db,import,demo,send,deliveries,token,forget,secret-key,secrets,backup,restore}",
     )
 
     chat = sub.add_parser("chat", help="the terminal chat (one command per line when input is piped)")
@@ -62,6 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     token.add_argument("token_action", choices=["add", "list", "revoke"])
     token.add_argument("name", nargs="?", default="", help="the token's name (add, revoke)")
     _as_person(token)
+    forget = sub.add_parser("forget", help="erase a person who left (their platform id or local name), as an admin")
+    forget.add_argument("person", help="the person's platform id (Slack U…, Teams AAD id) or local name")
+    _as_person(forget)
     saved = sub.add_parser("backup", help="write the whole database to FILE as one JSON document, while it runs")
     saved.add_argument("file", type=Path)
     back = sub.add_parser("restore", help="load a backup FILE into an empty database (SQLite or PostgreSQL)")
@@ -166,6 +169,9 @@ def _main(argv: list[str] | None) -> int:
         return asyncio.run(_deliveries(settings, args))
     if args.action == "token":
         return asyncio.run(_token(settings, args))
+    if args.action == "forget":
+        person = args.person.lower() if args.platform == "local" else args.person
+        return asyncio.run(_typed(settings, args, f"forget <@{person}>"))
     if args.action == "secrets":
         return asyncio.run(_rotate(settings))
     if args.action in ("backup", "restore"):
@@ -250,13 +256,17 @@ async def _send(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _token(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.core import Bot
-
     if args.token_action != "list" and not args.name:
         print(f"okrbot: token {args.token_action} needs a name, e.g. okrbot token {args.token_action} ci-deploys",
               file=sys.stderr)  # fmt: skip
         return 2
-    words = " ".join(w for w in ("token", args.token_action, args.name) if w)
+    return await _typed(settings, args, " ".join(w for w in ("token", args.token_action, args.name) if w))
+
+
+async def _typed(settings: Settings, args: argparse.Namespace, words: str) -> int:
+    """``words`` typed by ``--user`` in ``--workspace``: the reply on stdout, or stderr and 1."""
+    from bot.core import Bot
+
     db = Database(settings.database_url)
     try:
         message = await Bot(db, timezone=settings.timezone).handle(_person_command(args, words, "console"))

@@ -19,7 +19,7 @@ from store.models import row_id
 #: Commands recorded from every surface; any other write is recorded when it came from the CLI or the API.
 ADMIN_ACTIONS = frozenset(
     {
-        ("cycle", "close"), ("token", "add"), ("token", "revoke"), ("archive",), ("forget",),
+        ("cycle", "close"), ("token", "add"), ("token", "revoke"), ("archive",),
         ("schedule", "checkin"), ("schedule", "checkin", "team"),
         ("subscribe", "digest"), ("subscribe", "digest", "team"),
         ("unsubscribe", "digest"), ("unsubscribe", "digest", "team"),
@@ -33,8 +33,12 @@ def from_outside(command: Command) -> bool:
     return command.source == "console" or command.source.startswith("api:")
 
 
+#: Commands that write their own entry (forget names the pseudonym, never the person).
+_OWN_ENTRY = frozenset({("forget",)})
+
+
 def audited(spec: Spec, command: Command) -> bool:
-    return spec.words in ADMIN_ACTIONS or from_outside(command)
+    return spec.words not in _OWN_ENTRY and (spec.words in ADMIN_ACTIONS or from_outside(command))
 
 
 def target_of(spec: Spec, values: Mapping[str, Any]) -> str:

@@ -13,7 +13,7 @@ from typing import TypeVar
 from bot.audit import audited, record, target_of
 from bot.cache import ReadCache
 from bot.command import Command, Platform, WorkspaceRef
-from bot.commands import alignment, audit_log, checkin, data, help, okrs, org, reading, review, schedule, tokens  # noqa: F401  (registers every command)
+from bot.commands import alignment, audit_log, checkin, data, forget, help, okrs, org, reading, review, schedule, tokens  # noqa: F401  (registers every command)
 from bot.commands.data import import_csv
 from bot.context import Ctx, zone
 from bot.errors import UserError

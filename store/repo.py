@@ -78,6 +78,24 @@ _KEY_RESULT_IN_CYCLE = _IN_CYCLE.where(KeyResult.number == bindparam("number"))
 _KEY_RESULTS_IN_CYCLE = _IN_CYCLE.where(col(KeyResult.number).in_(bindparam("numbers", expanding=True)))
 _INSERT_CHECKIN = insert(CheckIn.__table__)  # type: ignore[attr-defined]
 _INSERT_AUDIT = insert(AuditEntry.__table__)  # type: ignore[attr-defined]
+#: Forgetting member :m of workspace :w (platform id :ext): what they own passes to their team's
+#: lead, or to :heir (the admin who forgets them) where they led it themselves; what identifies
+#: them goes (memberships, notes' text, ways to message them, messages queued for them, tokens).
+_LEAD_OR_HEIR = "COALESCE((SELECT t.lead_id FROM team t WHERE t.id = {team} AND t.lead_id <> :m), :heir)"
+_FORGET = (
+    "UPDATE key_result SET owner_id = " + _LEAD_OR_HEIR.format(
+        team="(SELECT o.team_id FROM objective o WHERE o.id = key_result.objective_id)"
+    ) + " WHERE workspace_id = :w AND owner_id = :m",
+    "UPDATE objective SET owner_id = " + _LEAD_OR_HEIR.format(team="objective.team_id")
+    + " WHERE workspace_id = :w AND owner_id = :m",
+    "UPDATE team SET lead_id = :heir WHERE workspace_id = :w AND lead_id = :m",
+    "DELETE FROM team_membership WHERE member_id = :m",
+    "UPDATE check_in SET note = '' WHERE workspace_id = :w AND member_id = :m",
+    "DELETE FROM conversation_ref WHERE workspace_id = :w AND kind = 'user' AND key = :ext",
+    "DELETE FROM delivery WHERE workspace_id = :w AND recipient = :ext",
+    "DELETE FROM api_answer WHERE token_id IN (SELECT id FROM api_token WHERE created_by_id = :m)",
+    "DELETE FROM api_token WHERE workspace_id = :w AND created_by_id = :m",
+)  # fmt: skip
 _MOVE_KEY_RESULT = (
     update(KeyResult.__table__)  # type: ignore[attr-defined]
     .where(KeyResult.__table__.c.id == bindparam("kr_id"))  # type: ignore[attr-defined]
@@ -339,6 +357,15 @@ class Repo:
 
     async def member_count(self) -> int:
         return len(await self._all(select(col(Member.id))))
+
+    async def forget(self, member: Member, *, pseudonym: str, heir_id: int) -> None:
+        """Erase what identifies ``member`` (bot/commands/people.py says what stays)."""
+        params = {"w": self.workspace_id, "m": member.id, "heir": heir_id, "ext": member.external_id}
+        for statement in _FORGET:
+            await self.session.exec(text(statement), params=params)  # type: ignore[call-overload]
+        member.external_id, member.display_name = f"forgotten-{member.id}", pseudonym
+        member.timezone, member.is_admin, member.away_until = None, False, None
+        await self.save(member)
 
     # teams ---------------------------------------------------------------------------------
 
