@@ -23,7 +23,7 @@ from bot.grammar import REGISTRY, parse
 from bot.messages import Message
 from store.db import WRITES, Conflict, Database, Session
 from store.models import Member, utcnow
-from store.people import member_team_keys, workspace_members
+from store.people import mark_left, member_team_keys, workspace_members
 from store.repo import LOCKS_LATE, NeedsTransaction, Repo, Revisions, Seen, ensure_workspace, identity
 
 log = logging.getLogger(__name__)
@@ -234,6 +234,13 @@ class Bot:
         """The keys of the teams a person belongs to, by key (Slack's App Home shows those)."""
         async with self.db.read() as session:
             return await member_team_keys(session, workspace.platform, workspace.external_id, external_id, limit=limit)
+
+    async def member_left(self, workspace: WorkspaceRef, external_id: str, *, left: bool) -> bool:
+        """The platform says a person left (a deactivated account) or is back: while gone they get
+        no prompts, reminders, nudges or grading DMs and digests show them as away. Not forgotten."""
+        async with self.db.write() as session:
+            at = self.clock() if left else None
+            return await mark_left(session, workspace.platform, workspace.external_id, external_id, at)
 
     async def import_csv(self, command: Command, text: str) -> tuple[bool, str]:
         """Import a CSV file whole, or nothing of it: (done, the sentence to show)."""

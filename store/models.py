@@ -72,10 +72,13 @@ class Member(SQLModel, table=True):
     is_admin: bool = False
     away_until: dt.date | None = None
     created_at: dt.datetime = Field(default_factory=utcnow)
+    #: When the platform said they left (a deactivated Slack account): away from then on, until
+    #: the platform says they are back. Not forgotten: an admin decides that (``forget``).
+    left_at: dt.datetime | None = None
 
     def is_away(self, today: dt.date) -> bool:
         """Away on ``today`` (their own today): no prompts, reminders or nudges, not counted missing."""
-        return self.away_until is not None and self.away_until >= today
+        return self.left_at is not None or (self.away_until is not None and self.away_until >= today)
 
 
 class Team(SQLModel, table=True):

@@ -3,9 +3,13 @@ workspace's members or their own teams before any command has run."""
 
 from __future__ import annotations
 
+import datetime as dt
+
+from sqlalchemy import update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from store.db import rowcount
 from store.models import Member, Team, TeamMembership, Workspace
 from store.repo import workspace_by_external
 
@@ -36,3 +40,20 @@ async def member_team_keys(
         .limit(limit)
     )
     return list((await session.exec(query)).all())
+
+
+async def mark_left(
+    session: AsyncSession, platform: str, external_id: str, member_external_id: str, at: dt.datetime | None
+) -> bool:
+    """Note that a member left (``at``) or is back (None); the workspace's revision goes up, so
+    nothing kept from before is shown again. False when okrbot never saw them there."""
+    workspace = await workspace_by_external(session, platform, external_id)
+    if workspace is None:
+        return False
+    member = col(Member.workspace_id) == workspace.id, col(Member.external_id) == member_external_id
+    if not await rowcount(session, update(Member).where(*member).values(left_at=at)):
+        return False
+    await rowcount(
+        session, update(Workspace).where(col(Workspace.id) == workspace.id).values(revision=Workspace.revision + 1)
+    )
+    return True

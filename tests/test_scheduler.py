@@ -98,6 +98,22 @@ async def test_away_members_get_no_prompt_or_reminder(db: Database, bot: Bot, cl
     assert [d.recipient for d in await deliveries(db, "prompt")] == ["alice"]
 
 
+async def test_someone_the_platform_says_left_gets_no_prompt_until_they_are_back(db: Database, bot: Bot, clock) -> None:  # type: ignore[no-untyped-def]
+    await organisation(bot)
+    acme = WorkspaceRef("local", "acme", "acme")
+    assert await bot.member_left(acme, "carol", left=True)
+    assert not await bot.member_left(acme, "nobody-here", left=True)
+    clock.now = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)
+    scheduler = service(db, clock)
+    await scheduler.reload()
+    await scheduler.run_due(catch_up=True)
+    assert [d.recipient for d in await deliveries(db, "prompt")] == ["alice"]
+    assert await bot.member_left(acme, "carol", left=False)  # reactivated: the next week's prompt goes
+    clock.advance(days=7)
+    await scheduler.run_due(catch_up=True)
+    assert "carol" in [d.recipient for d in await deliveries(db, "prompt")]
+
+
 async def test_reminder_goes_only_to_those_who_did_not_check_in(db: Database, bot: Bot, clock) -> None:
     await organisation(bot)
     clock.now = dt.datetime(2026, 11, 20, 9, 0, tzinfo=dt.UTC)

@@ -498,3 +498,21 @@ async def test_socket_mode_acks_through_the_same_listeners(db_url: str, fake: Fa
         await adapter.close()
         await handler.client.close()
         await app[DB_KEY].dispose()
+
+
+async def test_a_deactivated_account_is_marked_left_and_a_reactivated_one_back(slack: SlackClient, db_url: str):
+    await slack.slash("UBOB", "help")  # okrbot knows bob
+    for deleted, expected, event_id in ((True, 1, "EvGone"), (False, 0, "EvBack")):
+        event = {"type": "user_change", "user": {"id": "UBOB", "deleted": deleted, "name": "bob"}}
+        assert (await slack.event(event, event_id=event_id)).status == 200
+        for _ in range(100):  # bounded: the change is written after the ack
+            if await _left(db_url) == expected:
+                break
+            await asyncio.sleep(0.02)
+        assert await _left(db_url) == expected
+    for odd in ({"type": "user_change"}, {"type": "user_change", "user": "UBOB"}, {"type": "user_change", "user": {}}):
+        assert (await slack.event(odd, event_id=f"EvOdd{len(str(odd))}")).status == 200  # nothing happens
+
+
+async def _left(db_url: str) -> int:
+    return await count(db_url, "member WHERE external_id = 'UBOB' AND left_at IS NOT NULL")

@@ -106,6 +106,7 @@ class SlackAdapter:
         app.event("app_home_opened")(self.on_home_opened)
         app.event("app_uninstalled")(self.on_app_uninstalled)
         app.event("tokens_revoked")(self.on_tokens_revoked)
+        app.event("user_change")(self.on_user_change)
 
     # --- identity ------------------------------------------------------------------------------
 
@@ -414,6 +415,15 @@ class SlackAdapter:
         if self.installations is not None:
             forget = self.installations.async_delete_all(enterprise_id=context.enterprise_id, team_id=context.team_id)
             self._spawn(forget, "uninstall")
+
+    async def on_user_change(self, event: dict[str, Any], context: Any) -> None:
+        """A person's account changed: deactivated (``deleted``) means no more prompts to them,
+        reactivated means they are back. Anything else about them okrbot reads when they next type."""
+        user = event.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not context.team_id:
+            return
+        workspace = WorkspaceRef("slack", context.team_id, context.team_id)
+        self._spawn(self.bot.member_left(workspace, user["id"], left=bool(user.get("deleted"))), "user change")
 
     async def on_tokens_revoked(self, event: dict[str, Any], context: Any) -> None:
         """Tokens revoked (the event carries user ids, never tokens): drop what they belonged to."""
