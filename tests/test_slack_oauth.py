@@ -12,6 +12,7 @@ import time
 import urllib.parse
 from collections.abc import AsyncIterator
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -105,6 +106,9 @@ async def test_two_workspaces_install_see_only_their_own_okrs_and_one_uninstalls
         ("T1", "xoxb-one", "BT1", "UINSTALLER"), ("T2", "xoxb-two", "BT2", "UINSTALLER")
     ]  # fmt: skip
     assert all(token.startswith("fernet:") for _, token, _, _ in installed)
+    if db_url.startswith("sqlite"):  # the file and its write-ahead log hold no token in plain text
+        for file in Path(db_url.removeprefix("sqlite:///")).parent.glob("okrbot.db*"):
+            assert b"xoxb-one" not in file.read_bytes() and b"xoxb-two" not in file.read_bytes(), file.name
 
     one, two = replace(slack, team="T1"), replace(slack, team="T2")
     for line in ('team add growth "Growth"', 'objective add "Secret plan of T1" --team growth'):
