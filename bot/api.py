@@ -267,7 +267,7 @@ class Caller:
 
     @property
     def source(self) -> str:
-        return f"api:{self.name}"
+        return self.command.source  # api:<token name>
 
 
 async def authenticate(db: Database, token: str) -> Caller | None:

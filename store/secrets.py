@@ -64,10 +64,7 @@ class SecretBox:
         try:
             return self._box.decrypt(stored.removeprefix(PREFIX).encode()).decode()
         except InvalidToken:
-            raise SecretKeyError(
-                f"{SETTING} does not open the secrets stored in this database: they were encrypted with "
-                "another key (list the old key after the new one, comma-separated, then `okrbot secrets rotate`)."
-            ) from None
+            raise _wrong_key() from None
 
     def seal_again(self, stored: str | None) -> str | None:
         """``stored`` encrypted with the first key (a plain value encrypted for the first time)."""
@@ -78,5 +75,11 @@ class SecretBox:
         try:
             return PREFIX + self._box.rotate(stored.removeprefix(PREFIX).encode()).decode()
         except InvalidToken:
-            self.open(stored)  # raises the sentence
-            raise
+            raise _wrong_key() from None
+
+
+def _wrong_key() -> SecretKeyError:
+    return SecretKeyError(
+        f"{SETTING} does not open the secrets stored in this database: they were encrypted with "
+        "another key (list the old key after the new one, comma-separated, then `okrbot secrets rotate`)."
+    )
